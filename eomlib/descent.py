@@ -1,0 +1,62 @@
+r"""Gradient descent, full batch: :math:`\theta_{k+1} = \theta_k - \eta\nabla f(\theta_k)`."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+from .blowup import all_finite, ensure_finite
+from .flat import flatten_problem, grid_size, unravel_stack
+from .validate import check_loss, check_lr, check_num_steps, check_theta
+
+
+@partial(jax.jit, static_argnames=("loss", "grid"))
+def gd_flat(loss: Callable, theta0, lr, num_steps, grid: int):
+    """GD iterates as flat vectors, shape ``(grid + 1, d)``, and a finiteness flag.
+
+    ``num_steps`` may be traced; rows after ``num_steps`` repeat the last iterate.
+    """
+    problem = flatten_problem(loss, theta0)
+
+    def step(x, k):
+        x_next = jnp.where(k < num_steps, x - lr * problem.grad(x), x)
+        return x_next, x_next
+
+    _, xs = jax.lax.scan(step, problem.x0, jnp.arange(grid))
+    xs = jnp.concatenate([problem.x0[None], xs], axis=0)
+    return xs, all_finite(xs)
+
+
+def gd_trajectory(loss: Callable, theta0, lr, num_steps: int):
+    r"""The gradient-descent iterates :math:`\theta_0, \dots, \theta_n`.
+
+    .. math::  \theta_{k+1} = \theta_k - \eta \nabla f(\theta_k)
+
+    Args:
+        loss: θ ↦ scalar, JAX-differentiable, θ any pytree.
+        theta0: the start θ_0 (pytree of finite float arrays).
+        lr: the learning rate η > 0 (may be traced: ``jax.vmap`` over it for sweeps).
+        num_steps: n ≥ 0.
+
+    Returns:
+        A pytree like ``theta0`` whose leaves have a new leading axis of length n + 1.
+
+    Raises:
+        ValueError: on invalid arguments. DivergenceError: if the iterates overflow,
+        with η·λ_max(θ_0) in the message.
+    """
+    xs = gd_flat_checked(loss, theta0, lr, num_steps)
+    return unravel_stack(flatten_problem(loss, theta0).unravel, xs)
+
+
+def gd_flat_checked(loss, theta0, lr, num_steps):
+    """Validated :func:`gd_flat`; raises on overflow. Returns the flat iterates."""
+    check_lr(lr)
+    num_steps = check_num_steps(num_steps)
+    check_theta(theta0)
+    check_loss(loss, theta0)
+    xs, ok = gd_flat(loss, theta0, lr, num_steps, grid_size(num_steps))
+    return ensure_finite(xs[: num_steps + 1], ok, "gradient descent", loss, theta0, lr)

@@ -1,0 +1,115 @@
+"""Argument checks shared by every public function.
+
+Each check raises a :class:`ValueError` that names the argument and the valid range.
+Checks that need a concrete value (``lr > 0``, finite parameters) are skipped when the
+value is a JAX tracer, i.e. when the caller has wrapped our function in ``jit`` or
+``vmap``; the numerical checks on the *results* then run inside the computation (see
+:mod:`eomlib.solve`).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class DivergenceError(FloatingPointError):
+    """A trajectory overflowed to NaN/inf. The message reports η·λ_max."""
+
+
+def is_concrete(x) -> bool:
+    """True when no leaf of ``x`` is a JAX tracer (we are not inside jit/vmap/grad)."""
+    return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(x))
+
+
+def check_lr(lr):
+    """``lr`` must be a finite scalar > 0. Returns it unchanged (tracers pass through)."""
+    if isinstance(lr, (bool, np.bool_)):
+        raise ValueError(f"lr must be a finite real number > 0, got the boolean {lr!r}.")
+    if not isinstance(lr, jax.core.Tracer):
+        arr = np.asarray(lr)
+        if arr.shape != ():
+            raise ValueError(
+                f"lr must be a scalar (a finite real number > 0), got an array of shape {arr.shape}; "
+                "to sweep learning rates use jax.vmap over lr."
+            )
+        if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+            raise ValueError(f"lr must be a finite real number > 0, got {lr!r}.")
+        value = float(arr)
+        if not np.isfinite(value):
+            raise ValueError(f"lr must be a finite real number > 0, got {value}.")
+        if value <= 0:
+            raise ValueError(f"lr must be > 0 (valid range: 0 < lr < inf), got {value}.")
+    elif jnp.shape(lr) != ():
+        raise ValueError(f"lr must be a scalar, got a traced array of shape {jnp.shape(lr)}.")
+    return lr
+
+
+def check_order(order) -> int:
+    """``order`` must be a non-negative Python integer (0 is gradient flow)."""
+    if isinstance(order, (bool, np.bool_)) or not isinstance(order, numbers.Integral):
+        raise ValueError(
+            f"order must be a non-negative integer (0 = gradient flow, 1, 2, ...), got {order!r}."
+        )
+    if order < 0:
+        raise ValueError(
+            f"order must be a non-negative integer (0 = gradient flow, 1, 2, ...), got {order}."
+        )
+    return int(order)
+
+
+def check_num_steps(num_steps) -> int:
+    """``num_steps`` must be a non-negative Python integer."""
+    if isinstance(num_steps, (bool, np.bool_)) or not isinstance(num_steps, numbers.Integral):
+        raise ValueError(f"num_steps must be an integer >= 0, got {num_steps!r}.")
+    if num_steps < 0:
+        raise ValueError(f"num_steps must be an integer >= 0, got {num_steps}.")
+    return int(num_steps)
+
+
+def check_theta(theta, name: str = "theta0"):
+    """Every leaf of the pytree ``theta`` must be a floating-point array of finite values."""
+    leaves = jax.tree_util.tree_leaves(theta)
+    if not leaves:
+        raise ValueError(f"{name} must be a pytree with at least one array leaf, got {theta!r}.")
+    for leaf in leaves:
+        dtype = jnp.result_type(leaf)
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise ValueError(
+                f"{name} must contain floating-point arrays only, found a leaf of dtype {dtype}."
+            )
+        if not isinstance(leaf, jax.core.Tracer) and not np.all(np.isfinite(np.asarray(leaf))):
+            raise ValueError(
+                f"{name} contains NaN or infinite values; every parameter must be finite."
+            )
+    return theta
+
+
+def check_loss(loss, theta):
+    """``loss`` must be callable and return a real scalar at ``theta``."""
+    if not callable(loss):
+        raise ValueError(f"loss must be a callable θ ↦ scalar, got {type(loss).__name__}.")
+    try:
+        out = jax.eval_shape(loss, theta)
+    except Exception as exc:  # re-raise with the argument named
+        raise ValueError(
+            f"loss could not be evaluated at theta0 ({type(exc).__name__}: {exc})."
+        ) from exc
+    if not hasattr(out, "shape") or out.shape != ():
+        shape = getattr(out, "shape", type(out).__name__)
+        raise ValueError(f"loss must return a scalar, got output of shape {shape}.")
+    if not jnp.issubdtype(out.dtype, jnp.floating):
+        raise ValueError(f"loss must return a real floating-point scalar, got dtype {out.dtype}.")
+    return loss
+
+
+def check_tolerance(value, name: str):
+    """Solver tolerances must be finite and > 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number > 0, got {value!r}.")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite real number > 0, got {value}.")
+    return float(value)
