@@ -1,0 +1,56 @@
+"""One figure style for the book, and the plots that several chapters share."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+COLORS = {"gd": "black", "gf": "tab:blue", "eom1": "tab:red", "eom2": "tab:green",
+          "eom3": "tab:purple", "eom4": "tab:orange", "pred": "tab:gray"}
+
+
+def order_color(order: int) -> str:
+    """Colour of the order-γ EoM (γ = 0 is gradient flow)."""
+    return COLORS["gf"] if order == 0 else COLORS.get(f"eom{order}", f"C{order}")
+
+
+def order_label(order: int) -> str:
+    return "gradient flow" if order == 0 else f"order-{order} EoM"
+
+
+def style() -> None:
+    """Matplotlib defaults used throughout the book."""
+    plt.rcParams.update({
+        "figure.figsize": (6.4, 4.0),
+        "figure.dpi": 90,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "legend.frameon": False,
+        "font.size": 10,
+    })
+
+
+def contour(ax, loss2d, xlim, ylim, levels: int = 25, num: int = 160):
+    """Filled contours of a 2-D loss ``loss2d(np.array([x, y]))`` (vectorised over a grid)."""
+    import jax
+    import jax.numpy as jnp
+
+    xs = np.linspace(*xlim, num)
+    ys = np.linspace(*ylim, num)
+    grid = jnp.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+    z = np.asarray(jax.vmap(loss2d)(grid)).reshape(num, num)
+    ax.contourf(xs, ys, np.log1p(z - z.min()), levels=levels, cmap="Greys", alpha=0.45)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_aspect("equal")
+
+
+def loglog_fit(ax, lrs, errors, slope: float, *, color: str, label: str, marker: str = "o"):
+    """Errors against η on log–log axes, with the fitted line of the given slope."""
+    lrs = np.asarray(lrs)
+    errors = np.asarray(errors)
+    ax.loglog(lrs, errors, marker, color=color, label=f"{label}: slope {slope:.2f}")
+    intercept = np.mean(np.log(errors) - slope * np.log(lrs))
+    ax.loglog(lrs, np.exp(intercept) * lrs**slope, "-", color=color, alpha=0.5)

@@ -1,0 +1,96 @@
+"""Learning-rate sliders for the book: live on a kernel, precomputed players in the site.
+
+The rendered book has no kernel, so every slider comes in three forms:
+
+* :func:`lr_slider` — an ipywidgets slider for Jupyter/Colab.  The callback receives a new η;
+  because η is a traced argument of eomlib's jitted functions, nothing recompiles.
+* a static figure that overlays a few η values (drawn by the chapter itself);
+* :func:`lr_player` — a kernel-free player: frames precomputed (one ``vmap`` over η), turned
+  into a self-contained HTML/JavaScript animation with a frame slider
+  (:meth:`matplotlib.animation.Animation.to_jshtml`).
+
+When the environment variable ``EOMLIB_STATIC=1`` is set (the book build and the test run set
+it), :func:`lr_slider` displays a note instead of a widget, since a widget snapshot in a static
+page would be a slider that does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Sequence
+
+import matplotlib.pyplot as plt
+from matplotlib import animation
+
+
+def is_static() -> bool:
+    """True while the book is being built or tested (``EOMLIB_STATIC=1``): no live widgets."""
+    return os.environ.get("EOMLIB_STATIC", "") == "1"
+
+
+def lr_player(fig, draw: Callable[[int], None], labels: Sequence[str], *,
+              interval_ms: int = 400):
+    """A kernel-free player: ``draw(i)`` redraws ``fig`` for frame ``i`` (labelled ``labels[i]``).
+
+    Returns an :class:`IPython.display.HTML` object holding the animation, its frame
+    slider and buttons; it works in the static site.  ``fig`` is closed afterwards so
+    that it is not shown a second time.
+    """
+    from IPython.display import HTML
+
+    if len(labels) < 2:
+        raise ValueError(f"labels must name at least two frames, got {len(labels)}.")
+
+    def frame(i):
+        draw(i)
+        return []
+
+    anim = animation.FuncAnimation(fig, frame, frames=len(labels), interval=interval_ms,
+                                   blit=False, repeat=False)
+    html = anim.to_jshtml(default_mode="once")
+    plt.close(fig)
+    return HTML(html)
+
+
+def lr_slider(draw: Callable[[float], None], *, lr_min: float, lr_max: float, value: float,
+              step: float | None = None, log: bool = False, description: str = "η",
+              readout_format: str = ".3g"):
+    """A live ipywidgets slider that calls ``draw(lr)`` and shows the figure it makes.
+
+    ``draw`` should compute with eomlib (η traced: no recompilation) and draw with
+    matplotlib; the previous figure is replaced, not stacked.  Outside a live kernel
+    (``EOMLIB_STATIC=1``) returns a Markdown note pointing to the static twin and player.
+    """
+    from IPython.display import Markdown
+
+    if is_static():
+        return Markdown(
+            "*Live slider: run this notebook (Colab button above) to drag η yourself. In this "
+            "static page, use the precomputed player and the static figure instead.*"
+        )
+    import ipywidgets as widgets
+    from IPython.display import clear_output, display
+
+    if log:
+        import math
+
+        slider = widgets.FloatLogSlider(value=value, base=10, min=math.log10(lr_min),
+                                        max=math.log10(lr_max), step=step or 0.02,
+                                        description=description, readout_format=readout_format,
+                                        continuous_update=False)
+    else:
+        slider = widgets.FloatSlider(value=value, min=lr_min, max=lr_max,
+                                     step=step or (lr_max - lr_min) / 100,
+                                     description=description, readout_format=readout_format,
+                                     continuous_update=False)
+    out = widgets.Output()
+
+    def update(_=None):
+        with out:
+            clear_output(wait=True)
+            draw(slider.value)
+            plt.show()
+
+    slider.observe(update, names="value")
+    update()
+    return widgets.VBox([slider, out])
