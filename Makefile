@@ -10,7 +10,6 @@ STAMP := $(VENV)/.installed
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/_build/jax_cache
 export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0.5
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 
 .PHONY: book test bench venv clean
 

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
-export EOMLIB_STATIC=1 MPLBACKEND=Agg PYTHONWARNINGS="${PYTHONWARNINGS:-}"
+export EOMLIB_STATIC=1
+unset MPLBACKEND
 mkdir -p _build
 rm -rf _build/html _build/.doctrees
 # Jupyter Book 1.x has no parallel execution; its Sphinx configuration + sphinx-build -j 2 has.
