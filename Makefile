@@ -6,9 +6,6 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# Compiled XLA programs are cached on disk and shared by the test run and the book build.
-export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/_build/jax_cache
-export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0.5
 export PYTHONHASHSEED := 0
 
 .PHONY: book test bench venv clean
@@ -25,8 +22,11 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	bash tools/build_book.sh
 
+# Unit tests, every chapter under nbval, and the book build with its site checks
+# (tests/test_site.py builds the book once), spread over 2 workers, one file per worker.
 test: $(STAMP)
-	$(PY) -m pytest -n 2 --dist loadgroup -p no:cacheprovider tests
+	EOMLIB_STATIC=1 $(PY) -m pytest -n 2 --dist loadfile -p no:cacheprovider \
+		--nbval-lax --nbval-current-env --durations=15 tests book
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

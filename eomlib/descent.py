@@ -45,8 +45,9 @@ def gd_trajectory(loss: Callable, theta0, lr, num_steps: int):
         A pytree like ``theta0`` whose leaves have a new leading axis of length n + 1.
 
     Raises:
-        ValueError: on invalid arguments. DivergenceError: if the iterates overflow,
-        with η·λ_max(θ_0) in the message.
+        ValueError: on invalid arguments, naming the argument and its valid range.
+        DivergenceError: if the iterates overflow to NaN/inf; the message reports
+            η·λ_max(θ_0).
     """
     xs = gd_flat_checked(loss, theta0, lr, num_steps)
     return unravel_stack(flatten_problem(loss, theta0).unravel, xs)

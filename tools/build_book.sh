@@ -11,6 +11,6 @@ rm -rf _build/html _build/.doctrees
 # Jupyter Book 1.x has no parallel execution; its Sphinx configuration + sphinx-build -j 2 has.
 "$BIN/jupyter-book" config sphinx . > /dev/null
 start=$(date +%s)
-"$BIN/sphinx-build" -j 2 -W -n --keep-going -b html -d _build/.doctrees . _build/html
+PYTHONPATH="$PWD/tools${PYTHONPATH:+:$PYTHONPATH}" "$BIN/sphinx-build" -j 2 -W -n --keep-going -b html -d _build/.doctrees . _build/html
 echo "book: built in $(( $(date +%s) - start )) s"
 "$BIN/python" tools/check_site.py _build/html
