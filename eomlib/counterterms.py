@@ -32,6 +32,7 @@ import jax
 
 from . import trees as _trees
 from .flat import flatten_problem
+from .models import warn_if_loss_not_smooth
 from .validate import check_order
 
 
@@ -143,6 +144,7 @@ def counter_terms(loss: Callable, order: int, *, method: str = "trees") -> tuple
         raise ValueError(f"method must be 'trees' or 'recursion', got {method!r}.")
     if not callable(loss):
         raise ValueError(f"loss must be a callable θ ↦ scalar, got {type(loss).__name__}.")
+    warn_if_loss_not_smooth(loss, order)
 
     def make(k: int) -> Callable:
         def xi_k(theta):

@@ -20,6 +20,7 @@ from jax.flatten_util import ravel_pytree
 
 from .counterterms import TreeEvaluator, _reference_fields, flat_modified_field_weights
 from .flat import flatten_problem
+from .models import warn_if_loss_not_smooth
 from .validate import check_order
 
 
@@ -50,6 +51,7 @@ def eom_vector_field(loss: Callable, order: int, *, method: str = "trees") -> Ca
     order = check_order(order)
     if method not in ("trees", "recursion"):
         raise ValueError(f"method must be 'trees' or 'recursion', got {method!r}.")
+    warn_if_loss_not_smooth(loss, order)
 
     def field(theta, lr):
         problem = flatten_problem(loss, theta)
@@ -66,6 +68,8 @@ def modified_loss(loss: Callable, lr) -> Callable:
     (the implicit gradient regularisation of Barrett & Dherin, 2021).  No such loss exists
     for :math:`\xi_2` and beyond: they are not gradients.
     """
+    warn_if_loss_not_smooth(loss, 1)
+
     def tilde_f(theta):
         g = ravel_pytree(jax.grad(loss)(theta))[0]
         return loss(theta) + lr / 4.0 * jnp.vdot(g, g)

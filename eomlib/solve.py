@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from .blowup import ensure_finite
 from .fields import flat_eom_field
 from .flat import flatten_problem, grid_size, unravel_stack
+from .models import warn_if_loss_not_smooth
 from .validate import (
     check_loss,
     check_lr,
@@ -88,6 +89,7 @@ def _checked_args(loss, theta0, lr, num_steps, order, rtol, atol, max_steps):
     order = check_order(order)
     check_theta(theta0)
     check_loss(loss, theta0)
+    warn_if_loss_not_smooth(loss, order)
     rtol = check_tolerance(rtol, "rtol")
     atol = check_tolerance(atol, "atol")
     if max_steps is None:
@@ -134,8 +136,9 @@ def eom_trajectory(loss: Callable, theta0, lr, num_steps: int, order: int, *,
         :func:`eomlib.gd_trajectory`.
 
     Raises:
-        ValueError on invalid arguments; DivergenceError if the solution overflows
-        or the solver fails, reporting η·λ_max(θ_0).
+        ValueError: on invalid arguments, naming the argument and its valid range.
+        DivergenceError: if the solution overflows or the solver fails; the message
+            reports η·λ_max(θ_0).
     """
     xs = eom_flat_checked(loss, theta0, lr, num_steps, order, rtol=rtol, atol=atol,
                           max_steps=max_steps, method=method)
