@@ -345,11 +345,17 @@ def collect_failures(results: dict) -> list:
     return failures
 
 
-def _caption(fig, caption: str) -> None:
-    """Lay out ``fig`` with ``caption`` (the setting) in small type along its bottom."""
+def _save_figure(fig, path: Path, caption: str = "") -> Path:
+    """Lay out ``fig`` with ``caption`` (the setting) in small type along its bottom, write it
+    to ``path`` as a PNG and close it."""
+    import matplotlib.pyplot as plt
+
     if caption:
         fig.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=7, color="0.35")
     fig.tight_layout(rect=(0, 0.04 if caption else 0, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def plot_error_vs_lr(result: dict, path: Path, caption: str = "") -> Path:
@@ -370,10 +376,7 @@ def plot_error_vs_lr(result: dict, path: Path, caption: str = "") -> Path:
     ax.set_ylabel(r"$\max_{k\leq T/\eta}\ \|\theta_{\rm EoM}(k\eta)-\theta_k\|$")
     ax.set_title(f"Discretization error at fixed horizon T = {result['horizon']:g}")
     ax.legend(fontsize=8)
-    _caption(fig, caption)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save_figure(fig, path, caption)
 
 
 def plot_error_along_training(result: dict, path: Path, caption: str = "") -> Path:
@@ -400,10 +403,7 @@ def plot_error_along_training(result: dict, path: Path, caption: str = "") -> Pa
         ax.set_xlabel("time t = kη")
         ax.set_title(f"{order_label(int(order))}: error along training")
         ax.legend(fontsize=7)
-    _caption(fig, caption)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save_figure(fig, path, caption)
 
 
 def environment() -> dict:

@@ -51,7 +51,7 @@ def warn_if_not_smooth(name: str, order: int) -> None:
 
     Called by :func:`eomlib.counter_terms`, :func:`eomlib.eom_vector_field` and every solver
     when the loss records its activation (losses built by this module do, see
-    :func:`loss_activation`); the warning points at the user's line.
+    :func:`warn_if_loss_not_smooth`); the warning points at the user's line.
     """
     if order >= 1 and name not in SMOOTH and name not in _warned:
         _warned.add(name)
@@ -93,27 +93,35 @@ def init_mlp(key, sizes: Sequence[int], dtype=None) -> list:
     ]
 
 
-def normalize(z, axes=(-1,), eps: float = 1e-5):
-    r"""Layer normalisation without gain or bias: :math:`(z - \bar z)/\sqrt{\mathrm{var}(z) + \epsilon}`.
+def layer_norm(z, axes=(-1,), eps: float = 0.0):
+    r"""Layer normalisation without learnable gain or bias:
+    :math:`\mathrm{LN}(z) = (z - \bar z)/\sqrt{\mathrm{var}(z) + \epsilon}`, mean and variance
+    over ``axes`` of each example.
 
-    Mean and variance are taken over ``axes`` of each example.  The weights and bias feeding
-    it are then (for ε → 0) a scale-invariant group: :math:`f(cW, cb) = f(W, b)` for c > 0.
+    With ``eps = 0`` (the default here) it is exactly invariant to ``z ↦ c z`` for every
+    c > 0, which makes the weights and bias of the affine layer feeding it a scale-invariant
+    group: :math:`f(cW, cb) = f(W, b)`.  A positive ``eps`` (1e-5 in most libraries) breaks
+    the symmetry slightly.
     """
-    mean = jnp.mean(z, axis=axes, keepdims=True)
-    var = jnp.mean((z - mean) ** 2, axis=axes, keepdims=True)
-    return (z - mean) / jnp.sqrt(var + eps)
+    centred = z - jnp.mean(z, axis=axes, keepdims=True)
+    return centred / jnp.sqrt(jnp.mean(centred**2, axis=axes, keepdims=True) + eps)
 
 
-def mlp(params: list, x, activation_name: str = "tanh", layer_norm: bool = False):
+_layer_norm = layer_norm  # for the functions below, whose ``layer_norm`` argument shadows it
+
+
+def mlp(params: list, x, activation_name: str = "tanh", layer_norm: bool = False,
+        eps: float = 0.0):
     r"""Forward pass :math:`h_{l+1} = \sigma(\mathrm{LN}(h_l W_l + b_l))`, linear last layer.
 
-    ``activation_name`` is σ; ``layer_norm`` inserts :func:`normalize` (LN) before each σ.
+    ``activation_name`` is σ; ``layer_norm`` inserts :func:`layer_norm` (LN, with ``eps``)
+    before each σ, which makes every hidden layer's ``{"w", "b"}`` a scale-invariant group.
     """
     act = activation(activation_name)
     h = x
     for layer in params[:-1]:
         z = h @ layer["w"] + layer["b"]
-        h = act(normalize(z) if layer_norm else z)
+        h = act(_layer_norm(z, eps=eps) if layer_norm else z)
     return h @ params[-1]["w"] + params[-1]["b"]
 
 
@@ -157,11 +165,11 @@ def average_pool_2x2(h):
 
 
 def cnn(params: list, x, image_shape: Sequence[int], activation_name: str = "tanh",
-        layer_norm: bool = False):
+        layer_norm: bool = False, eps: float = 0.0):
     r"""A small CNN on flattened images ``x`` of shape ``(n, H·W·C)`` (rows in HWC order).
 
     Each block is :math:`h \mapsto \mathrm{pool}(\sigma(\mathrm{LN}(W * h + b)))`: a
-    'same' convolution, optional :func:`normalize` over (H, W, C), the activation and
+    'same' convolution, optional :func:`layer_norm` over (H, W, C), the activation and
     :func:`average_pool_2x2`; then global average pooling and a dense layer (the logits).
     """
     act = activation(activation_name)
@@ -169,7 +177,7 @@ def cnn(params: list, x, image_shape: Sequence[int], activation_name: str = "tan
     for layer in params[:-1]:
         z = jax.lax.conv_general_dilated(h, layer["w"], (1, 1), "SAME",
                                          dimension_numbers=("NHWC", "HWIO", "NHWC")) + layer["b"]
-        h = average_pool_2x2(act(normalize(z, axes=(-3, -2, -1)) if layer_norm else z))
+        h = average_pool_2x2(act(_layer_norm(z, axes=(-3, -2, -1), eps=eps) if layer_norm else z))
     h = jnp.mean(h, axis=(-3, -2))
     return h @ params[-1]["w"] + params[-1]["b"]
 
@@ -180,7 +188,7 @@ class Model:
 
     ``model(params, x)`` applies it (so a model can be passed wherever a function
     ``(params, x) ↦ outputs`` is expected); ``model.init(key, dtype=None)`` draws parameters.
-    Losses built from a model record its ``activation`` (see :func:`loss_activation`).
+    Losses built from a model record its ``activation`` (see :func:`warn_if_loss_not_smooth`).
     """
 
     name: str
@@ -283,32 +291,12 @@ def accuracy(model: Callable, theta, x, labels) -> jax.Array:
     return jnp.mean(jnp.argmax(model(theta, x), axis=-1) == labels)
 
 
-def layer_norm(z, eps: float = 0.0):
-    r"""Layer normalisation without learnable gain or bias, over the last axis:
-    :math:`(z - \bar z)/\sqrt{\mathrm{var}(z) + \epsilon}`.
-
-    With ``eps = 0`` (the default here) it is exactly invariant to ``z ↦ c z`` for every
-    c > 0, which makes the weights and bias of the affine layer feeding it a scale-invariant
-    group.  A positive ``eps`` (1e-5 in most libraries) breaks the symmetry slightly.
-    """
-    centred = z - jnp.mean(z, axis=-1, keepdims=True)
-    return centred / jnp.sqrt(jnp.mean(centred**2, axis=-1, keepdims=True) + eps)
-
-
-def init_layernorm_mlp(key, sizes: Sequence[int], dtype=None) -> list:
-    """Parameters of :func:`layernorm_mlp`: the same layout as :func:`init_mlp`."""
-    return init_mlp(key, sizes, dtype)
-
-
 def layernorm_mlp(params: list, x, activation_name: str = "tanh", eps: float = 0.0):
-    r"""An MLP whose hidden affine layers are followed by :func:`layer_norm`, then the activation.
+    r"""An MLP whose hidden affine layers are followed by :func:`layer_norm`, then the activation:
+    :func:`mlp` with ``layer_norm=True`` (parameters from :func:`init_mlp`).
 
     ``h ↦ act(layer_norm(h @ w + b))`` for every hidden layer, linear output.  Each hidden
     layer's ``{"w", "b"}`` is a scale-invariant group (``params[i]`` for ``i < len - 1``):
     multiplying both by c > 0 leaves the network unchanged (exactly when ``eps = 0``).
     """
-    act = activation(activation_name)
-    h = x
-    for layer in params[:-1]:
-        h = act(layer_norm(h @ layer["w"] + layer["b"], eps))
-    return h @ params[-1]["w"] + params[-1]["b"]
+    return mlp(params, x, activation_name, layer_norm=True, eps=eps)

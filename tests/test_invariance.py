@@ -24,7 +24,7 @@ def output_bias(theta):
 def ln_net():
     """64-8-10 tanh MLP with layer normalisation (ε = 0) on 64 digits; non-zero output biases."""
     ds = data.digits(n_train=64, seed=0)
-    theta = models.init_layernorm_mlp(jax.random.PRNGKey(0), [64, 8, 10])
+    theta = models.init_mlp(jax.random.PRNGKey(0), [64, 8, 10])
     theta[-1]["b"] = 0.5 + 0.3 * jax.random.normal(jax.random.PRNGKey(1), (10,))
     loss = models.cross_entropy_loss(models.layernorm_mlp, ds.x, ds.labels)
     return loss, theta, ds
