@@ -231,7 +231,7 @@ def make_cnn(image_shape: Sequence[int], channels: Sequence[int] = (8, 16), num_
 
 def model_activation(model: Callable) -> str | None:
     """The activation of ``model``: its ``activation`` attribute (a :class:`Model`), the
-    ``activation_name`` keyword of a :func:`functools.partial` of :func:`mlp`/:func:`cnn`,
+    ``activation_name`` keyword of a ``functools.partial`` of :func:`mlp`/:func:`cnn`,
     ``"tanh"`` for :func:`mlp` and :func:`cnn` themselves, else None (unknown)."""
     if isinstance(getattr(model, "activation", None), str):
         return model.activation
