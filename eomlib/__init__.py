@@ -9,7 +9,7 @@ differentiable JAX loss on pytree parameters, solves the EoM, and measures and p
 its discretization error.
 """
 
-from . import data, invariance, models, plots, toys, trees, widgets
+from . import data, invariance, models, momentum, plots, toys, trees, widgets
 from .counterterms import counter_term_coefficients, counter_terms
 from .descent import gd_trajectory
 from .errors import (

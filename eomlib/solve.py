@@ -46,6 +46,8 @@ def solve_rescaled(field_tau: Callable, y0, lr, num_steps, grid: int, rtol: floa
                    max_steps: int):
     """Solve ``dy/dτ = field_tau(y, lr)`` on τ ∈ [0, n], saved at τ = 0, 1, …, n.
 
+    ``lr`` is passed to ``field_tau`` unchanged, so it may be any pytree of traced
+    parameters (the momentum flows pass ``(lr, beta)``).
     ``num_steps`` (n) may be traced; the save grid has the static length ``grid + 1`` and
     rows after n repeat the value at τ = n.  Returns ``(ys, ok, stats)``: ``ys`` stacked
     along a new leading axis (pytree like ``y0``), ``ok`` a boolean that is False if the

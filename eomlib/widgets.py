@@ -65,8 +65,8 @@ def lr_slider(draw: Callable[[float], None], *, lr_min: float, lr_max: float, va
 
     if is_static():
         return Markdown(
-            "*Live slider: run this notebook (Colab button above) to drag η yourself. In this "
-            "static page, use the precomputed player and the static figure instead.*"
+            f"*Live slider: run this notebook (Colab button above) to drag {description} yourself. "
+            "In this static page, use the precomputed player and the static figure instead.*"
         )
     import ipywidgets as widgets
     from IPython.display import clear_output, display
