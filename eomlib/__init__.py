@@ -9,7 +9,7 @@ differentiable JAX loss on pytree parameters, solves the EoM, and measures and p
 its discretization error.
 """
 
-from . import data, invariance, models, momentum, plots, toys, trees, widgets
+from . import breakdown, data, invariance, models, momentum, plots, toys, trees, widgets
 from .counterterms import counter_term_coefficients, counter_terms
 from .descent import gd_trajectory
 from .errors import (
@@ -22,7 +22,7 @@ from .errors import (
 )
 from .fields import eom_vector_field, modified_loss
 from .solve import eom_trajectory
-from .spectra import hvp, sharpness
+from .spectra import gradient_curvature, hvp, sharpness, sharpness_along, top_eigenvalues
 from .validate import DivergenceError
 
 __version__ = "0.1.0"
@@ -38,9 +38,12 @@ __all__ = [
     "eom_vector_field",
     "fit_slope",
     "gd_trajectory",
+    "gradient_curvature",
     "hvp",
     "modified_loss",
     "predicted_error",
     "predicted_error_vectors",
     "sharpness",
+    "sharpness_along",
+    "top_eigenvalues",
 ]
