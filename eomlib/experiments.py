@@ -11,12 +11,21 @@ Three experiments, each a direct test of a claim of the EoM (Miyagawa, NeurIPS 2
     quantities of :func:`eomlib.discretization_error` and :func:`eomlib.predicted_error`,
     computed together by :func:`measured_and_predicted`) for γ = 0 and 1, at η and η/2 over
     the same horizon: the ratio tends to 1 and its deviation from 1 shrinks like η.
-(c) **Invariant layers.**  Hook only (:func:`run_invariance`): filled in with
-    :mod:`eomlib.invariance`.
+(c) **Invariant layers** (:func:`run_invariance`, with :mod:`eomlib.invariance`).  The same
+    architecture with layer normalisation after each hidden affine layer: the first layer's
+    weights and bias form a scale-invariant group :math:`\theta_S`, the output biases a
+    translation-invariant group :math:`\theta_T` (softmax).  GD, gradient flow and the
+    order-1 EoM are run from one start, without and with weight decay λ: GF keeps
+    :math:`\|\theta_S\|^2`, GD grows it by exactly :math:`\eta^2\|g_S\|^2` per step and the
+    order-1 EoM predicts that growth (ratio → 1 as η → 0); with weight decay GD settles at
+    the equilibrium norm :math:`(\eta C/(\lambda(2-\eta\lambda)))^{1/4}` while GF decays as
+    :math:`e^{-\lambda t}`; the sum :math:`s = \mathbf 1\cdot\theta_T` is conserved without
+    decay and decays as :math:`(1-\eta\lambda)^k` (GD), :math:`e^{-\lambda t}` (GF) and
+    :math:`e^{r_1 t}` (order-1 EoM) with it.  Each claim is a named check (:data:`INVARIANCE_CHECKS`).
 
-Everything runs in float64.  A fitted slope outside γ + 1 ± :data:`SLOPE_TOLERANCE` is a
-failure: :func:`reproduce` still writes ``results.json`` (with ``"passed": false``) and the
-command exits with status 1.
+Everything runs in float64.  A fitted slope outside γ + 1 ± :data:`SLOPE_TOLERANCE`, or a
+failed check of (c), is a failure: :func:`reproduce` still writes ``results.json`` (with
+``"passed": false``) and the command exits with status 1.
 """
 
 from __future__ import annotations
@@ -35,16 +44,34 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import data, models
+from jax.flatten_util import ravel_pytree
+
+from . import data, invariance, models
 from .blowup import ensure_finite
 from .descent import gd_flat
 from .errors import error_sweep, predicted_flat
 from .flat import flatten_problem, grid_size
-from .solve import DEFAULT_ATOL, DEFAULT_RTOL, _checked_args
+from .solve import DEFAULT_ATOL, DEFAULT_RTOL, _checked_args, default_max_steps, eom_flat
 from .spectra import sharpness
 from .validate import DivergenceError
 
 SLOPE_TOLERANCE = 0.3
+#: The number shown for each check of (c) in the summary table: (key of the check, label).
+INVARIANCE_SUMMARY = {
+    "scale symmetry": ("residual", "relative residual"),
+    "GF keeps the norm": ("relative_drift", "relative drift of ‖θ_S‖²"),
+    "GD grows the norm": ("recursion_error", "GD − Σ η²‖g_S‖² (rel.)"),
+    "order-1 EoM predicts the growth": ("ratio", "growth EoM-1 / GD"),
+    "order-1 EoM tracks the norm with weight decay": ("gain", "error GF / error EoM-1"),
+    "GF norm decays as exp(-2λt)": ("relative_error", "vs e^(−2λt) (rel.)"),
+    "equilibrium norm": ("ratio", "measured / predicted"),
+    "translation symmetry": ("residual", "relative residual"),
+    "bias sum conserved": ("relative_drift", "relative drift of s"),
+    "bias sum decay rate": ("gd_error", "GD vs (1−ηλ)^k s_0"),
+    "bias sum mismatch order": ("order_eom1", "EoM-1 order (expect 2)"),
+}
+#: Where experiment (c) enters the job queue of :func:`reproduce` (after the two costliest jobs).
+JOB_POSITION_C = 2
 DATASETS = ("digits", "mnist", "cifar10")
 MODELS = ("mlp", "cnn")
 
@@ -67,6 +94,10 @@ class Scale:
     Experiment (a) uses :math:`\eta_i = \eta_{\max}/2^i`, i < ``num_lrs``, with
     :math:`n_i = n_0 2^i` steps (horizon :math:`T = n_0\eta_{\max}`).  Experiment (b) runs
     ``track_steps`` steps at :math:`\eta_{\max}/4` and twice as many at :math:`\eta_{\max}/8`.
+    Experiment (c) sets its own η from the layer-normalised network's curvature
+    (``inv_lr_sharpness``, see :func:`run_invariance`), the weight decay from
+    ``inv_decay_times_lr`` = ηλ, and runs ``inv_steps`` steps at η, twice as many at η/2, and
+    one GD run of ``inv_decay_steps`` steps to the equilibrium norm.
     """
 
     n_train: int
@@ -81,6 +112,13 @@ class Scale:
     lr_max: float | None = None  # None: set from the sharpness by with_sharpness
     rtol: float = 1e-12  # solver tolerances of experiment (a): errors reach ~1e-9 at order 3
     atol: float = 1e-14
+    # experiment (c): the layer-normalised network
+    inv_steps: int = 50  # n_s: GD/GF/EoM-1 runs of n_s steps at η_inv and 2 n_s at η_inv/2
+    inv_decay_steps: int = 600  # the long GD run with weight decay (equilibrium norm)
+    inv_lr_sharpness: float = 0.25  # η_inv·|λ|_max(θ_0) of the layer-normalised network
+    inv_decay_times_lr: float = 0.02  # η_inv·λ (λ the weight decay)
+    inv_rtol: float = 1e-9  # solver tolerances of experiment (c)
+    inv_atol: float = 1e-11
 
     def with_sharpness(self, sharpness: float) -> "Scale":
         """This scale with ``lr_max`` set from λ_max(θ_0) (unless it was given)."""
@@ -102,15 +140,17 @@ class Scale:
 
 
 SCALES = {
-    # for the tests: well under a minute on 2 CPU cores, nearly all of it compilation
+    # for the tests: about 1.5 CPU-minutes (1 with XLA's LLVM optimisation off), nearly all of
+    # it compilation
     "tiny": Scale(n_train=64, hidden=(8,), channels=(4,), num_lrs=3, base_steps=6,
-                  track_steps=10),
-    # about one to two minutes on 2 CPU cores: a 64-64-10 tanh MLP (d = 4810) on 1024 digits
+                  track_steps=10, inv_steps=20, inv_decay_steps=600),
+    # about 3 minutes on 2 CPU cores (3 CPU-minutes): a 64-64-10 tanh MLP (d = 4810) on
+    # 1024 digits
     "small": Scale(n_train=1024, hidden=(64,), channels=(8, 16), num_lrs=5, base_steps=12,
-                   track_steps=100),
+                   track_steps=100, inv_steps=50, inv_decay_steps=600),
     # a GPU setting: on MNIST the MLP 784-128-128-10 has d = 118 282 parameters
     "paper": Scale(n_train=1024, hidden=(128, 128), channels=(16, 32), num_lrs=5, base_steps=25,
-                   track_steps=200),
+                   track_steps=200, inv_steps=100, inv_decay_steps=1000),
 }
 
 
@@ -122,6 +162,8 @@ class Problem(NamedTuple):
     model: models.Model
     dataset: str
     num_params: int
+    data: data.Dataset | None = None  # the training subset (experiment (c) reuses it)
+    seed: int = 0
 
 
 def num_params(theta) -> int:
@@ -141,14 +183,14 @@ def build_problem(dataset: str, scale: Scale, model: str = "mlp", seed: int = 0,
     else:
         net = models.make_cnn(data.IMAGE_SHAPES[dataset], scale.channels, data.NUM_CLASSES, "tanh")
     theta0 = net.init(jax.random.PRNGKey(seed), jnp.float64)
-    return Problem(models.make_loss(net, ds), theta0, net, dataset, num_params(theta0))
+    return Problem(models.make_loss(net, ds), theta0, net, dataset, num_params(theta0), ds, seed)
 
 
-def _progress(total: int, desc: str, position: int = 0):
+def _progress(total: int, desc: str, position: int = 0, show: bool = True):
     from tqdm import tqdm  # plain text to stderr, also when called from a notebook
 
     return tqdm(total=total, desc=desc, file=sys.stderr, leave=True, dynamic_ncols=True,
-                position=position)
+                position=position, disable=not show)
 
 
 def _floats(a) -> list:
@@ -286,13 +328,16 @@ def assemble_error_along_training(scale: Scale, per_order: dict) -> dict:
 
 def run_jobs(jobs: list, workers: int) -> list:
     """Run ``jobs`` (``(bar, function, args)``), ``workers`` at a time, ticking each job's
-    progress bar when it ends; results in the order of ``jobs``.
+    progress bar when it ends (:func:`run_invariance` ticks its own, stage by stage); results
+    in the order of ``jobs``.
 
     Every job compiles its own XLA program, and compiling (most of a small run) uses one
     core: with a second core free, two workers cut the wall time of a small run by up to half
     (no gain, and no loss of CPU time, on a machine that is already busy).
     """
     def run(bar, fn, args):
+        if fn is run_invariance:  # ticks its own bar, stage by stage
+            return fn(*args, bar=bar)
         result = fn(*args)
         bar.set_postfix_str(f"done: order {args[-1]}", refresh=False)
         bar.update()
@@ -311,20 +356,457 @@ def run_jobs(jobs: list, workers: int) -> list:
 # (c) scale- and translation-invariant layers
 # ---------------------------------------------------------------------------------------------
 
-def run_invariance(problem: Problem, scale: Scale) -> dict | None:
-    """HOOK (c): norm dynamics of scale-invariant weights and the conserved/decaying sums of
-    translation-invariant ones (THEORY §5–6), GD vs GF vs EoM.
+#: The claims of experiment (c), in the order of ``results["invariance"]["checks"]``.
+INVARIANCE_CHECKS = (
+    "scale symmetry",
+    "GF keeps the norm",
+    "GD grows the norm",
+    "order-1 EoM predicts the growth",
+    "order-1 EoM tracks the norm with weight decay",
+    "GF norm decays as exp(-2λt)",
+    "equilibrium norm",
+    "translation symmetry",
+    "bias sum conserved",
+    "bias sum decay rate",
+    "bias sum mismatch order",
+)
 
-    To be wired to :mod:`eomlib.invariance` (written separately).  It must return a
-    JSON-serialisable dict (or None to skip), may draw ``invariance.png`` through
-    :func:`plot_invariance`, and add its pass/fail checks under the key ``"checks"``
-    (a list of ``{"name", "passed", "detail"}``), which :func:`collect_failures` reads.
+
+class InvarianceProblem(NamedTuple):
+    """The layer-normalised twin of a :class:`Problem` (experiment (c))."""
+
+    loss: Callable
+    theta0: object
+    model: models.Model
+    scale_group: Callable  # θ ↦ θ_S, the first (layer-normalised) layer's {"w", "b"}
+    translation_group: Callable  # θ ↦ θ_T, the output biases
+    num_params: int
+
+
+def _first_layer(theta):
+    return theta[0]
+
+
+def _output_bias(theta):
+    return theta[-1]["b"]
+
+
+def invariance_problem(problem: Problem, scale: Scale) -> InvarianceProblem:
+    """The network of ``problem`` with layer normalisation (ε = 0, no gain) after every hidden
+    affine layer (:func:`eomlib.models.make_mlp` / :func:`eomlib.models.make_cnn` with
+    ``layer_norm=True``), on the same training subset, seeded like ``problem``.
+
+    Its first layer is scale invariant; the output biases are translation invariant and
+    are started at 0.5 + 0.3·N(0, 1) (not zero) so that their sum is not trivially zero.
     """
-    return None
+    ds = problem.data
+    if ds is None:
+        raise ValueError("problem.data is None: build the problem with build_problem.")
+    if problem.model.name.startswith("cnn"):
+        net = models.make_cnn(data.IMAGE_SHAPES[problem.dataset], scale.channels, data.NUM_CLASSES,
+                              problem.model.activation, layer_norm=True)
+    else:
+        net = models.make_mlp((ds.x.shape[1], *scale.hidden, data.NUM_CLASSES),
+                              problem.model.activation, layer_norm=True)
+    key_net, key_bias = jax.random.split(jax.random.PRNGKey(problem.seed))
+    dtype = ravel_pytree(problem.theta0)[0].dtype
+    theta0 = net.init(key_net, dtype)
+    theta0[-1]["b"] = 0.5 + 0.3 * jax.random.normal(key_bias, theta0[-1]["b"].shape, dtype)
+    return InvarianceProblem(models.make_loss(net, ds), theta0, net, _first_layer, _output_bias,
+                             num_params(theta0))
 
 
-def plot_invariance(result: dict, path: Path) -> Path | None:  # HOOK (c)
-    return None
+class InvarianceRuns(NamedTuple):
+    """Learning rates, weight decays and step counts of the runs of experiment (c)."""
+
+    lrs: tuple
+    decays: tuple
+    steps: tuple
+
+
+def invariance_runs(lr: float, decay: float, scale: Scale) -> InvarianceRuns:
+    r"""Runs 0–3 (GD, GF and the order-1 EoM): η and η/2 over the same horizon
+    :math:`T = n_s\eta`, without (0, 1) and with (2, 3) weight decay; run 4 (GD only): η with
+    weight decay for ``inv_decay_steps`` steps, long enough to reach the equilibrium norm."""
+    n = scale.inv_steps
+    return InvarianceRuns((lr, lr / 2, lr, lr / 2, lr), (0.0, 0.0, decay, decay, decay),
+                          (n, 2 * n, n, 2 * n, scale.inv_decay_steps))
+
+
+@partial(jax.jit, static_argnames=("loss", "grid"))
+def invariance_gd_flat(loss, theta0, scale_mask, bias_mask, lrs, decays, ns, grid):
+    r"""GD on :math:`f + \frac\lambda2\|\theta\|^2` (:func:`eomlib.invariance.weight_decayed`) for
+    each (η, λ, n), batched with ``vmap`` (one compilation): :math:`\|\theta_{S,k}\|^2`,
+    :math:`\|g_S(\theta_k)\|^2` (g the gradient of the undecayed f), :math:`s_k = \mathbf
+    1\cdot\theta_{T,k}`, k = 0…grid (padded after n), and a finiteness flag."""
+    grad = flatten_problem(loss, theta0).grad
+
+    def one(lr, decay, n):
+        xs, ok = gd_flat(invariance.weight_decayed(loss, decay), theta0, lr, n, grid)
+        # gradients in batches of 16 iterates: a vmap over the whole run would hold the
+        # activations of every iterate at once (tens of GB at the paper scale)
+        g2 = jax.lax.map(lambda x: jnp.sum(scale_mask * grad(x) ** 2), xs, batch_size=16)
+        return jnp.sum(scale_mask * xs**2, -1), g2, jnp.sum(bias_mask * xs, -1), ok
+
+    return jax.vmap(one)(lrs, decays, ns)
+
+
+@partial(jax.jit, static_argnames=("loss", "grid", "rtol", "atol", "max_steps"))
+def invariance_flows_flat(loss, theta0, scale_mask, bias_mask, lrs, decays, ns, grid, rtol, atol,
+                          max_steps):
+    r"""Gradient flow and the order-1 EoM on :math:`f + \frac\lambda2\|\theta\|^2` for each
+    (η, λ, n) (``lax.map``: one compiled solve per order), sampled at :math:`t_k = k\eta`:
+    :math:`\|\theta_S\|^2` and :math:`\mathbf 1\cdot\theta_T`, shape (orders = 2, runs, grid + 1),
+    and finiteness flags (2, runs)."""
+    def one(args):
+        lr, decay, n = args
+        out = []
+        for order in (0, 1):
+            xs, ok, _ = eom_flat(invariance.weight_decayed(loss, decay), theta0, lr, n, grid,
+                                 order, rtol, atol, max_steps)
+            out.append((jnp.sum(scale_mask * xs**2, -1), jnp.sum(bias_mask * xs, -1), ok))
+        return tuple(jnp.stack(parts) for parts in zip(*out))
+
+    return jax.lax.map(one, (lrs, decays, ns))
+
+
+def _check(name: str, passed, detail: str, **values) -> dict:
+    return {"name": name, "passed": bool(passed), "detail": detail,
+            **{k: float(v) for k, v in values.items()}}
+
+
+def _rel(a, b) -> float:
+    """max |a − b| / max |b|."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+def equilibrium_window(sq_norms, grad_sq_norms, lr: float, weight_decay: float) -> tuple:
+    r"""Where GD with weight decay is at its equilibrium norm: the step :math:`k_0` at which
+    the growth :math:`\eta^2\|g_{S,k}\|^2` of the norm recursion first reaches half its decay
+    :math:`(1-(1-\eta\lambda)^2)\|\theta_{S,k}\|^2` (None if never), and the window averaged
+    over, the second half of the steps from :math:`k_0` (the second half of the run if
+    :math:`k_0` is None)."""
+    sq, g2 = np.asarray(sq_norms), np.asarray(grad_sq_norms)
+    balance = lr**2 * g2 / ((1.0 - (1.0 - lr * weight_decay) ** 2) * sq)
+    hits = np.nonzero(balance >= 0.5)[0]
+    first = int(hits[0]) if hits.size else None
+    start = (first if first is not None else 0) + (len(sq) - (first or 0)) // 2
+    return first, slice(start, len(sq))
+
+
+def invariance_checks(sym_scale, sym_translation, runs: InvarianceRuns, gd: dict, gf: dict,
+                      eom1: dict, decay_order1_rate: float) -> tuple[list, dict]:
+    r"""The checks of experiment (c) from the tracked series (numpy, one row per run of
+    :func:`invariance_runs`; ``gd`` has keys ``sq_norm``, ``grad_sq``, ``bias_sum``, the flows
+    ``sq_norm`` and ``bias_sum``), and the numbers they rest on."""
+    lrs, lams, ns = runs
+    lr, lam = lrs[0], lams[2]
+    sq0, s0 = gd["sq_norm"][0][0], gd["bias_sum"][0][0]
+    end = lambda series, i: series[i][ns[i]]  # noqa: E731  value at t = T of run i
+    t = [lrs[i] * np.arange(ns[i] + 1) for i in range(len(ns))]
+    checks, numbers = [], {}
+
+    checks.append(_check(
+        "scale symmetry", sym_scale.max_residual < 1e-10,
+        f"θ_S·g, Hθ_S + g_S and f(cθ_S) − f(θ): relative residual {sym_scale.max_residual:.1e} "
+        "(< 1e-10)", residual=sym_scale.max_residual))
+
+    gf_drift = max(float(np.max(np.abs(gf["sq_norm"][i][: ns[i] + 1] - sq0))) for i in (0, 1)) / sq0
+    checks.append(_check(
+        "GF keeps the norm", gf_drift < 1e-6,
+        f"max |‖θ_S(t)‖² − ‖θ_S(0)‖²| / ‖θ_S(0)‖² = {gf_drift:.1e} (< 1e-6, solver tolerance)",
+        relative_drift=gf_drift))
+
+    growth, recursion, monotone = [], 0.0, True
+    for i in (0, 1):
+        sq, g2, n = gd["sq_norm"][i][: ns[i] + 1], gd["grad_sq"][i][: ns[i] + 1], ns[i]
+        growth.append(float(sq[n] - sq0))
+        recursion = max(recursion, abs(float(sq0 + lrs[i] ** 2 * g2[:n].sum() - sq[n])) / growth[-1])
+        monotone &= bool(np.all(np.diff(sq) > 0))
+    checks.append(_check(
+        "GD grows the norm", monotone and recursion < 1e-8,
+        f"‖θ_S‖² grows at every step, by {growth[0]:.4g} over {ns[0]} steps at η = {lr:g}; "
+        f"‖θ_S,n‖² − ‖θ_S,0‖² − Σ η²‖g_S,k‖² = {recursion:.1e} of the growth (< 1e-8)",
+        growth=growth[0], recursion_error=recursion))
+
+    ratios = [float(end(eom1["sq_norm"], i) - sq0) / growth[i] for i in (0, 1)]
+    shrink = abs(ratios[0] - 1) / max(abs(ratios[1] - 1), 1e-300)
+    checks.append(_check(
+        "order-1 EoM predicts the growth",
+        abs(ratios[0] - 1) < 0.2 and abs(ratios[1] - 1) < 0.1 and shrink > 1.4,
+        f"growth(EoM-1)/growth(GD) = {ratios[0]:.4f} at η = {lr:g} (within 0.2 of 1), "
+        f"{ratios[1]:.4f} at η/2 (within 0.1); |ratio − 1| shrinks ×{shrink:.2f} as η halves "
+        "(O(η): > 1.4); GF: 0",
+        ratio=ratios[0], ratio_half_lr=ratios[1], shrink_factor=shrink))
+    numbers["growth"] = {"gd": growth, "eom1": [r * g for r, g in zip(ratios, growth)],
+                         "ratio": ratios, "shrink_factor": shrink}
+
+    # with weight decay, over the same horizon: error of ‖θ_S(T)‖² against GD
+    err = {name: [abs(float(end(flow["sq_norm"], i) - end(gd["sq_norm"], i)))
+                  / float(end(gd["sq_norm"], i)) for i in (2, 3)]
+           for name, flow in (("gf", gf), ("eom1", eom1))}
+    gain = err["gf"][0] / err["eom1"][0]
+    checks.append(_check(
+        "order-1 EoM tracks the norm with weight decay",
+        gain > 5 and err["eom1"][1] < err["eom1"][0] and err["gf"][1] < err["gf"][0],
+        f"λ = {lam:.3g}: |‖θ_S(T)‖² − GD| / GD = {err['eom1'][0]:.2e} (order-1 EoM) vs "
+        f"{err['gf'][0]:.2e} (GF) at η = {lr:g} (×{gain:.0f} smaller, > 5), "
+        f"{err['eom1'][1]:.2e} vs {err['gf'][1]:.2e} at η/2",
+        eom1_error=err["eom1"][0], gf_error=err["gf"][0], gain=gain))
+    numbers["decay_norm_error"] = err
+
+    gf_decay = max(_rel(gf["sq_norm"][i][: ns[i] + 1], sq0 * np.exp(-2 * lam * t[i])) for i in (2, 3))
+    checks.append(_check(
+        "GF norm decays as exp(-2λt)", gf_decay < 1e-6,
+        f"GF with weight decay: ‖θ_S(t)‖² = e^(−2λt)‖θ_S(0)‖² to {gf_decay:.1e} (< 1e-6): "
+        "no equilibrium", relative_error=gf_decay))
+
+    n = ns[4]
+    sq_wd, g2_wd = gd["sq_norm"][4][: n + 1], gd["grad_sq"][4][: n + 1]
+    first, window = equilibrium_window(sq_wd, g2_wd, lr, lam)
+    reached = first is not None and n + 1 - first >= (n + 1) // 4
+    c_mean = float(np.mean(sq_wd[window] * g2_wd[window]))
+    measured = float(np.mean(np.sqrt(sq_wd[window])))
+    predicted = float(invariance.equilibrium_norm(lr, lam, c_mean, "gd"))
+    predicted_eom1 = float(invariance.equilibrium_norm(lr, lam, c_mean, "eom1"))
+    gf_norm = float(np.sqrt(sq0) * np.exp(-lam * lr * n))
+    where = (f"steps {window.start}–{n}" if reached else
+             f"not reached in {n} steps: the growth never balanced half the decay early enough; "
+             "raise inv_decay_steps")
+    checks.append(_check(
+        "equilibrium norm", reached and abs(measured / predicted - 1) < 0.1,
+        f"GD, {n} steps with λ = {lam:.3g}: mean ‖θ_S‖ at equilibrium ({where}) {measured:.4f}, "
+        f"predicted (ηC/(λ(2 − ηλ)))^¼ = {predicted:.4f} (ratio {measured / predicted:.3f}, "
+        f"within 0.1; order-1 EoM's (ηC/(λ(2 + ηλ)))^¼ = {predicted_eom1:.4f}); "
+        f"GF: ‖θ_S‖ = {gf_norm:.2e} → 0",
+        measured=measured, predicted=predicted, predicted_eom1=predicted_eom1,
+        ratio=measured / predicted, gf_norm=gf_norm))
+    numbers["equilibrium"] = {"measured": measured, "predicted_gd": predicted,
+                              "predicted_eom1": predicted_eom1, "unit_grad_sq_mean": c_mean,
+                              "gf_norm": gf_norm, "reached": reached,
+                              "balance_step": first, "first_step_averaged": window.start}
+
+    checks.append(_check(
+        "translation symmetry", sym_translation.max_residual < 1e-10,
+        f"1·g, H1 and f(θ_T + c1) − f(θ): relative residual {sym_translation.max_residual:.1e} "
+        "(< 1e-10)", residual=sym_translation.max_residual))
+
+    drift = max(float(np.max(np.abs(series[i][: ns[i] + 1] - s0)))
+                for series in (gd["bias_sum"], gf["bias_sum"], eom1["bias_sum"])
+                for i in (0, 1)) / abs(s0)
+    checks.append(_check(
+        "bias sum conserved", drift < 1e-10,
+        f"without weight decay, max |s − s_0| / |s_0| = {drift:.1e} for GD, GF and the order-1 "
+        "EoM (< 1e-10)", relative_drift=drift))
+
+    closed = {
+        "gd": max(_rel(gd["bias_sum"][i][: ns[i] + 1], invariance.gd_sum(s0, lrs[i], lam, ns[i]))
+                  for i in (2, 3, 4)),
+        "gf": max(_rel(gf["bias_sum"][i][: ns[i] + 1], invariance.flow_sum(s0, lrs[i], lam, ns[i], 0))
+                  for i in (2, 3)),
+        "eom1": max(_rel(eom1["bias_sum"][i][: ns[i] + 1],
+                         invariance.flow_sum(s0, lrs[i], lam, ns[i], 1)) for i in (2, 3)),
+    }
+    rate_gd = float(np.log(gd["bias_sum"][4][n] / s0) / (lr * n))
+    rate_exact = float(invariance.decay_rate(lr, lam))
+    checks.append(_check(
+        "bias sum decay rate", closed["gd"] < 1e-10 and max(closed["gf"], closed["eom1"]) < 1e-7,
+        f"with λ = {lam:.3g}: GD s_k = (1 − ηλ)^k s_0 to {closed['gd']:.1e}; GF e^(−λt)s_0 to "
+        f"{closed['gf']:.1e}; order-1 EoM e^(r_1 t)s_0 to {closed['eom1']:.1e}; GD's rate "
+        f"{rate_gd:.6f} = log(1 − ηλ)/η = {rate_exact:.6f} (GF −λ = {-lam:.6f}, order-1 EoM "
+        f"r_1 = {decay_order1_rate:.6f})",
+        gd_error=closed["gd"], gf_error=closed["gf"], eom1_error=closed["eom1"],
+        rate_gd=rate_gd, rate_predicted=rate_exact))
+
+    mismatch = {name: [abs(float(end(flow["bias_sum"], i) - end(gd["bias_sum"], i))) / abs(s0)
+                       for i in (2, 3)] for name, flow in (("gf", gf), ("eom1", eom1))}
+    orders = {name: float(np.log2(m[0] / m[1])) for name, m in mismatch.items()}
+    checks.append(_check(
+        "bias sum mismatch order",
+        abs(orders["gf"] - 1) < SLOPE_TOLERANCE and abs(orders["eom1"] - 2) < SLOPE_TOLERANCE,
+        f"|s_flow(T) − s_GD(T)| / |s_0| = {mismatch['gf'][0]:.2e} (GF), {mismatch['eom1'][0]:.2e} "
+        f"(order-1 EoM) at η; fitted orders {orders['gf']:.3f} and {orders['eom1']:.3f} "
+        f"(expected 1 and 2, ± {SLOPE_TOLERANCE})",
+        order_gf=orders["gf"], order_eom1=orders["eom1"]))
+    numbers["bias_sum"] = {"closed_form_error": closed, "rate_gd": rate_gd,
+                           "rate_predicted": rate_exact, "rate_gf": -lam,
+                           "rate_eom1": decay_order1_rate, "mismatch_at_T": mismatch,
+                           "mismatch_order": orders}
+    assert [c["name"] for c in checks] == list(INVARIANCE_CHECKS)
+    return checks, numbers
+
+
+def run_invariance(problem: Problem, scale: Scale, bar=None) -> dict | None:
+    r"""Experiment (c): norm dynamics of the scale-invariant first layer and the sum of the
+    translation-invariant output biases (THEORY §5–6), GD against GF and the order-1 EoM,
+    on the layer-normalised twin of ``problem`` (:func:`invariance_problem`).
+
+    The learning rate is set by the twin's own Hessian: :math:`\eta` = ``inv_lr_sharpness``
+    / :math:`|\lambda|_{\max}(\theta_0)` rounded down to one digit (power iteration finds the
+    eigenvalue of largest magnitude, which for a layer-normalised network at initialisation
+    can be negative), the weight decay :math:`\lambda` = ``inv_decay_times_lr``/η.  Two
+    compiled programs: GD for the five runs of :func:`invariance_runs` (``vmap``), and GF and
+    the order-1 EoM for the first four (``lax.map``).
+
+    Returns a JSON-serialisable dict: the settings, the tracked series (for
+    :func:`plot_invariance`), the numbers of :func:`invariance_checks` and ``"checks"`` (a
+    list of ``{"name", "passed", "detail", …}`` read by :func:`collect_failures`).  ``bar``,
+    a tqdm bar of total 3, is ticked after the symmetry checks, GD and the flows.
+    """
+    start = time.perf_counter()
+    tick = (lambda note: (bar.set_postfix_str(note, refresh=False), bar.update())) if bar \
+        else (lambda note: None)
+    twin = invariance_problem(problem, scale)
+    sym_scale = invariance.check_scale_invariance(twin.loss, twin.theta0, twin.scale_group)
+    sym_translation = invariance.check_translation_invariance(twin.loss, twin.theta0,
+                                                              twin.translation_group)
+    curvature = float(jnp.abs(sharpness(twin.loss, twin.theta0)))
+    lr = floor_one_digit(scale.inv_lr_sharpness / curvature)
+    decay = scale.inv_decay_times_lr / lr
+    runs = invariance_runs(lr, decay, scale)
+    scale_mask = invariance.group_mask(twin.theta0, twin.scale_group)
+    bias_mask = invariance.group_mask(twin.theta0, twin.translation_group)
+    dtype = scale_mask.dtype
+    lrs, decays = jnp.asarray(runs.lrs, dtype), jnp.asarray(runs.decays, dtype)
+    ns = jnp.asarray(runs.steps)
+    tick("symmetry checks")
+
+    sq, g2, sums, ok = invariance_gd_flat(twin.loss, twin.theta0, scale_mask, bias_mask, lrs, decays,
+                                          ns, grid_size(max(runs.steps)))
+    for i in np.nonzero(~np.asarray(ok))[0]:
+        ensure_finite(jnp.asarray(sq[i]), False, f"GD with weight decay {runs.decays[i]:g}",
+                      twin.loss, twin.theta0, runs.lrs[i])
+    gd = {"sq_norm": np.asarray(sq), "grad_sq": np.asarray(g2), "bias_sum": np.asarray(sums)}
+    tick("gradient descent")
+
+    n_flow = 4  # runs 0-3
+    n_max = max(runs.steps[:n_flow])
+    sq_f, sums_f, ok_f = invariance_flows_flat(
+        twin.loss, twin.theta0, scale_mask, bias_mask, lrs[:n_flow], decays[:n_flow], ns[:n_flow],
+        grid_size(n_max), scale.inv_rtol, scale.inv_atol, default_max_steps(n_max))
+    sq_f, sums_f, ok_f = np.asarray(sq_f), np.asarray(sums_f), np.asarray(ok_f)  # (runs, 2, …)
+    for i, order in zip(*np.nonzero(~ok_f)):
+        ensure_finite(jnp.asarray(sq_f[i, order]), False,
+                      f"the order-{order} EoM with weight decay {runs.decays[i]:g}",
+                      twin.loss, twin.theta0, runs.lrs[i])
+    gf = {"sq_norm": sq_f[:, 0], "bias_sum": sums_f[:, 0]}
+    eom1 = {"sq_norm": sq_f[:, 1], "bias_sum": sums_f[:, 1]}
+    tick("GF and order-1 EoM")
+
+    rate1 = float(invariance.decay_rate(lr, decay, 1))
+    checks, numbers = invariance_checks(sym_scale, sym_translation, runs, gd, gf, eom1, rate1)
+
+    def series(d, i):
+        return {k: _floats(v[i][: runs.steps[i] + 1]) for k, v in d.items() if k != "grad_sq"}
+
+    return {
+        "model": twin.model.name,
+        "num_params": twin.num_params,
+        "scale_group": "first layer {w, b} (feeds a layer norm)",
+        "translation_group": "output biases (softmax cross-entropy)",
+        "group_sizes": {"scale": int(scale_mask.sum()), "translation": int(bias_mask.sum())},
+        "abs_sharpness_theta0": curvature,
+        "lr": lr,
+        "weight_decay": decay,
+        "lr_times_weight_decay": lr * decay,
+        "runs": [{"lr": a, "weight_decay": b, "num_steps": c, "gd": series(gd, i),
+                  **({"gf": series(gf, i), "eom1": series(eom1, i)} if i < n_flow else {})}
+                 for i, (a, b, c) in enumerate(zip(*runs))],
+        "rtol": scale.inv_rtol,
+        "atol": scale.inv_atol,
+        **numbers,
+        "checks": checks,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def plot_invariance(result: dict, path: Path, caption: str = "") -> Path:
+    """Figure (c), four panels: the growth of the scale-invariant norm without weight decay;
+    GD's equilibrium norm with weight decay; the sum of the translation-invariant biases; and,
+    with weight decay, how far GF and the order-1 EoM are from GD."""
+    import matplotlib.pyplot as plt
+
+    from .plots import COLORS, order_color, order_label, style
+
+    style()
+    runs = result["runs"]
+    lam = result["weight_decay"]
+    fig, axes = plt.subplots(2, 2, figsize=(11.0, 7.6))
+
+    def times(run):
+        return run["lr"] * np.arange(run["num_steps"] + 1)
+
+    def dots(run):
+        return slice(None, None, max(1, run["num_steps"] // 25))
+
+    ax = axes[0, 0]  # no decay: the growth of ‖θ_S‖²
+    for run, alpha in zip(runs[:2], (1.0, 0.5)):
+        t, sq0, k = times(run), run["gd"]["sq_norm"][0], dots(run)
+        ax.plot(t[k], (np.asarray(run["gd"]["sq_norm"]) - sq0)[k], "o", ms=3, color=COLORS["gd"],
+                alpha=alpha, label=f"GD, η = {run['lr']:g}")
+        ax.plot(t, np.asarray(run["eom1"]["sq_norm"]) - sq0, color=COLORS["eom1"], alpha=alpha,
+                label=f"order-1 EoM, η = {run['lr']:g}")
+        ax.plot(t, np.asarray(run["gf"]["sq_norm"]) - sq0, color=COLORS["gf"], alpha=alpha,
+                label="gradient flow" if alpha == 1.0 else None)
+    ratio = result["growth"]["ratio"]
+    ax.set(xlabel="time t = kη", ylabel="‖θ_S(t)‖² − ‖θ_S(0)‖²")
+    ax.set_title(f"scale-invariant layer, no weight decay: norm growth\n"
+                 f"EoM-1 / GD = {ratio[0]:.3f} (η), {ratio[1]:.3f} (η/2); GF: 0", fontsize=9)
+    ax.legend(fontsize=7)
+
+    ax = axes[0, 1]  # weight decay: GD's long run reaches the equilibrium norm, GF decays
+    long, short = runs[4], runs[2]
+    t = times(long)
+    ax.plot(t, np.sqrt(long["gd"]["sq_norm"]), color=COLORS["gd"], lw=1, label="GD")
+    ax.plot(times(short), np.sqrt(short["eom1"]["sq_norm"]), "--", color=COLORS["eom1"], lw=1.5,
+            label=f"order-1 EoM (t ≤ {times(short)[-1]:g})")
+    ax.plot(t, np.sqrt(long["gd"]["sq_norm"][0]) * np.exp(-lam * t), color=COLORS["gf"],
+            label="gradient flow: e^(−λt)‖θ_S(0)‖")
+    eq = result["equilibrium"]
+    ax.axhline(eq["predicted_gd"], color=COLORS["pred"], ls=":", lw=2,
+               label=f"(ηC/(λ(2−ηλ)))^¼ = {eq['predicted_gd']:.3f}")
+    ax.set(xlabel="time t = kη", ylabel="‖θ_S‖", yscale="log")
+    ax.set_title(f"with weight decay λ = {lam:.3g}: equilibrium norm\n"
+                 f"GD's mean from step {eq['first_step_averaged']} on: {eq['measured']:.3f}",
+                 fontsize=9)
+    ax.legend(fontsize=7)
+
+    ax = axes[1, 0]  # translation-invariant sum
+    s0 = runs[0]["gd"]["bias_sum"][0]
+    for run in (runs[0], runs[4]):
+        t, k = times(run), dots(run)
+        tag = "λ = 0" if run["weight_decay"] == 0 else f"λ = {run['weight_decay']:.3g}"
+        ax.plot(t[k], (np.asarray(run["gd"]["bias_sum"]) / s0)[k],
+                "o" if run["weight_decay"] else "s", ms=3,
+                color=COLORS["gd"] if run["weight_decay"] else "0.55", label=f"GD, {tag}")
+    t = times(runs[4])
+    ax.plot(t, np.exp(-lam * t), color=COLORS["gf"], label="gradient flow: e^(−λt)")
+    ax.plot(times(runs[0]), np.asarray(runs[0]["gf"]["bias_sum"]) / s0, color=COLORS["gf"])
+    ax.plot(times(runs[0]), np.asarray(runs[0]["eom1"]["bias_sum"]) / s0, "--",
+            color=COLORS["eom1"], label="order-1 EoM, λ = 0")
+    rates = result["bias_sum"]
+    ax.set(xlabel="time t = kη", ylabel="s(t) / s(0),  s = 1·θ_T", yscale="log")
+    ax.set_title(f"translation-invariant output biases: s conserved, or decaying at the rate\n"
+                 f"GD {rates['rate_gd']:.5f} = log(1−ηλ)/η; GF −λ = {rates['rate_gf']:.5f}; "
+                 f"EoM-1 {rates['rate_eom1']:.5f}", fontsize=9)
+    ax.legend(fontsize=7)
+
+    ax = axes[1, 1]  # with weight decay: relative distance of each flow from GD
+    for run, alpha in zip(runs[2:4], (1.0, 0.5)):
+        t = times(run)[1:]
+        for flow in ("gf", "eom1"):
+            for key, ls, name in (("sq_norm", "-", "‖θ_S‖²"), ("bias_sum", ":", "s")):
+                gd = np.asarray(run["gd"][key])
+                gap = np.abs(np.asarray(run[flow][key]) - gd) / np.abs(gd)
+                ax.semilogy(t, gap[1:], ls, color=order_color(0 if flow == "gf" else 1),
+                            alpha=alpha, label=(f"{order_label(0 if flow == 'gf' else 1)}: {name}"
+                                                if alpha == 1.0 else None))
+    ax.set(xlabel="time t = kη", ylabel="|flow − GD| / |GD|")
+    ax.set_title(f"with weight decay: distance from GD, η = {runs[2]['lr']:g} (faded: η/2)",
+                 fontsize=9)
+    ax.legend(fontsize=7)
+    return _save_figure(fig, path, caption)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,7 +814,7 @@ def plot_invariance(result: dict, path: Path) -> Path | None:  # HOOK (c)
 # ---------------------------------------------------------------------------------------------
 
 def collect_failures(results: dict) -> list:
-    """Messages for every failed claim: slopes of (a), and checks reported by the hook (c)."""
+    """Messages for every failed claim: slopes of (a), and the checks of (c)."""
     failures = []
     for order, r in results["error_vs_lr"]["orders"].items():
         if not r["passed"]:
@@ -420,7 +902,7 @@ def environment() -> dict:
 
 
 def summary_table(results: dict) -> str:
-    """Plain-text summary of (a) slopes and (b) ratios."""
+    """Plain-text summary of (a) slopes, (b) ratios and (c) checks (one row each)."""
     a, b = results["error_vs_lr"], results["error_along_training"]
     s = results["settings"]
     lines = [
@@ -446,7 +928,18 @@ def summary_table(results: dict) -> str:
         lines.append(f"    {'':<22}|ratio − 1| shrinks ×{r['deviation_shrink_factor']:.2f} "
                      "when η halves (O(η): ≈ 2)")
     inv = results.get("invariance")
-    lines += ["", "(c) invariant layers: " + ("see results.json" if inv else "not run (hook)")]
+    if inv:
+        lines += ["", f"(c) invariant layers: {inv['model']} (d = {inv['num_params']}), "
+                  f"η = {inv['lr']:g}, weight decay λ = {inv['weight_decay']:.3g} (ηλ = "
+                  f"{inv['lr_times_weight_decay']:.3g})",
+                  f"    {'check':<48}{'measured':<26}{'value':>10}{'':>4}status"]
+        for check in inv["checks"]:
+            key, label = INVARIANCE_SUMMARY.get(check["name"], (None, ""))
+            value = f"{check[key]:>10.4g}" if key in check else f"{'':>10}"
+            lines.append(f"    {check['name']:<48}{label:<26}{value}{'':>4}"
+                         f"{'ok' if check['passed'] else 'FAIL'}")
+    else:
+        lines += ["", "(c) invariant layers: not run"]
     lines += ["", "timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in results["timings"].items())]
     return "\n".join(lines)
 
@@ -458,20 +951,27 @@ def default_workers() -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
-def reproduce(scale: str = "small", dataset: str = "digits", out: str | Path = "eom_results",
+def reproduce(scale: str | Scale = "small", dataset: str = "digits", out: str | Path = "eom_results",
               model: str = "mlp", seed: int = 0, cache_dir=None,
-              workers: int | None = None) -> dict:
-    """Run experiments (a), (b) (and the hook (c)), write PNGs and ``results.json`` to ``out``.
+              workers: int | None = None, progress: bool = True) -> dict:
+    """Run experiments (a), (b) and (c), write one PNG per figure (``error_vs_lr.png``,
+    ``error_along_training.png``, ``invariance.png``) and ``results.json`` to ``out``.
 
+    ``scale`` is a name in :data:`SCALES` or a :class:`Scale` (recorded as ``"custom"``);
+    ``progress=False`` hides the progress bars (on stderr).
     Returns the results dict; ``results["passed"]`` is False (and ``results["failures"]``
-    lists why) when a fitted slope misses γ + 1 ± :data:`SLOPE_TOLERANCE`.
+    lists why) when a fitted slope misses γ + 1 ± :data:`SLOPE_TOLERANCE` or a check of (c)
+    fails.
     """
     if not jax.config.read("jax_enable_x64"):
         raise RuntimeError("reproduce needs float64: call jax.config.update('jax_enable_x64', True) "
                            "before creating any array (python -m eomlib does).")
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {tuple(SCALES)}, got {scale!r}.")
-    cfg = SCALES[scale]
+    if isinstance(scale, Scale):
+        cfg, scale = scale, "custom"
+    elif scale in SCALES:
+        cfg = SCALES[scale]
+    else:
+        raise ValueError(f"scale must be one of {tuple(SCALES)} or a Scale, got {scale!r}.")
     workers = default_workers() if workers is None else max(1, int(workers))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -484,36 +984,40 @@ def reproduce(scale: str = "small", dataset: str = "digits", out: str | Path = "
     cfg = cfg.with_sharpness(lam)
     timings["setup"] = time.perf_counter() - start
 
-    # (a) and (b): one job (one compiled program) per order, the costliest submitted first
+    # (a), (b) and (c): one job per order of (a) and (b) (one compiled program each) and one for
+    # (c); the costliest are submitted first
     start = time.perf_counter()
-    bar_a = _progress(len(cfg.orders), "(a) error vs η", 0)
-    bar_b = _progress(len(cfg.track_orders), "(b) measured vs predicted", 1)
+    bar_a = _progress(len(cfg.orders), "(a) error vs η", 0, progress)
+    bar_b = _progress(len(cfg.track_orders), "(b) measured vs predicted", 1, progress)
+    bar_c = _progress(3, "(c) invariant layers", 2, progress)
     jobs = sorted([(bar_a, error_vs_lr_for_order, (problem, cfg, o)) for o in cfg.orders]
                   + [(bar_b, error_along_training_for_order, (problem, cfg, o))
                      for o in cfg.track_orders],
                   key=lambda job: -job[2][2] - (job[1] is error_along_training_for_order))
-    done = dict(zip([(job[1], job[2][2]) for job in jobs], run_jobs(jobs, workers)))
-    bar_a.close()
-    bar_b.close()
+    jobs.insert(JOB_POSITION_C, (bar_c, run_invariance, (problem, cfg)))
+    done = run_jobs(jobs, workers)
+    for bar in (bar_a, bar_b, bar_c):
+        bar.close()
+    res_c = done.pop(JOB_POSITION_C)
+    jobs.pop(JOB_POSITION_C)
+    done = dict(zip([(job[1], job[2][2]) for job in jobs], done))
     res_a = assemble_error_vs_lr(cfg, {o: done[error_vs_lr_for_order, o] for o in cfg.orders})
     res_b = assemble_error_along_training(
         cfg, {o: done[error_along_training_for_order, o] for o in cfg.track_orders})
-    timings["error_vs_lr_and_along_training"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    res_c = run_invariance(problem, cfg)  # HOOK (c)
-    timings["invariance"] = time.perf_counter() - start
+    timings["experiments"] = time.perf_counter() - start
+    timings["invariance"] = res_c["seconds"]
 
     from . import __version__
 
-    caption = (f"{dataset}, {problem.model.name} (d = {problem.num_params}), "
-               f"n_train = {cfg.n_train}, full-batch GD, float64, eomlib {__version__}")
-    figures = [plot_error_vs_lr(res_a, out / "error_vs_lr.png", caption).name,
-               plot_error_along_training(res_b, out / "error_along_training.png", caption).name]
-    if res_c is not None:
-        fig_c = plot_invariance(res_c, out / "invariance.png")
-        if fig_c is not None:
-            figures.append(Path(fig_c).name)
+    def caption(name, d):
+        return (f"{dataset}, {name} (d = {d}), n_train = {cfg.n_train}, full-batch GD, float64, "
+                f"eomlib {__version__}")
+
+    caption_ab = caption(problem.model.name, problem.num_params)
+    figures = [plot_error_vs_lr(res_a, out / "error_vs_lr.png", caption_ab).name,
+               plot_error_along_training(res_b, out / "error_along_training.png", caption_ab).name,
+               plot_invariance(res_c, out / "invariance.png",
+                               caption(res_c["model"], res_c["num_params"])).name]
     timings["total"] = time.perf_counter() - t_start
 
     results = {
@@ -548,16 +1052,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eomlib",
                                      description="eomlib command line: reproduce the EoM claims.")
     sub = parser.add_subparsers(dest="command", required=True)
-    rep = sub.add_parser("reproduce", help="discretization-error experiments on a real network",
+    rep = sub.add_parser("reproduce", help="discretization-error and invariant-layer experiments on a real network",
                          description=(
                              "(a) discretization error vs learning rate at a fixed horizon for "
                              "gradient flow and the EoM of orders 1-3, with fitted log-log slopes "
                              "(expected γ+1); (b) measured vs predicted error along training "
-                             "(γ = 0, 1); on a tanh network, full-batch GD, float64. Writes PNG "
-                             "figures and results.json and prints a summary; exits with status 1 "
-                             f"if a slope misses γ+1 ± {SLOPE_TOLERANCE}."))
+                             "(γ = 0, 1); (c) scale- and translation-invariant layers of the "
+                             "layer-normalised network under GD, GF and the order-1 EoM, with and "
+                             "without weight decay; on a tanh network, full-batch GD, float64. "
+                             "Writes PNG figures and results.json and prints a summary; exits "
+                             f"with status 1 if a slope misses γ+1 ± {SLOPE_TOLERANCE} or a check "
+                             "of (c) fails."))
     rep.add_argument("--scale", choices=tuple(SCALES), default="small",
-                     help="tiny: < 1 min (tests); small: 1-2 min on a CPU (default); paper: a GPU "
+                     help="tiny: about 1 min (tests); small: about 3 min on 2 CPU cores (default); paper: a GPU "
                           "run (with --dataset mnist: MLP 784-128-128-10, d = 118 282)")
     rep.add_argument("--dataset", choices=DATASETS, default="digits",
                      help="digits (offline, default); mnist and cifar10 download once")
@@ -585,9 +1092,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(summary_table(results))
     print(f"\nwrote {', '.join(results['figures'])} and results.json to {Path(args.out).resolve()}")
     if not results["passed"]:
-        print("\nFAILED: the measured error orders do not match the theory:", file=sys.stderr)
+        print("\nFAILED: the measurements do not match the theory:", file=sys.stderr)
         for msg in results["failures"]:
             print(f"  - {msg}", file=sys.stderr)
         return 1
-    print("all fitted slopes within γ + 1 ± %.1f: the claims hold in this setting." % SLOPE_TOLERANCE)
+    print("all fitted slopes within γ + 1 ± %.1f and all invariance checks passed: the claims "
+          "hold in this setting." % SLOPE_TOLERANCE)
     return 0

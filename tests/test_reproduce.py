@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from eomlib import data, experiments
 
@@ -25,6 +26,9 @@ def check_cli_output(proc):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "float64" in proc.stdout and "slope" in proc.stdout
     assert "(a) error vs η" in proc.stderr  # the tqdm progress bars go to stderr
+    assert "(c) invariant layers" in proc.stderr and "(c) invariant layers" in proc.stdout
+    for name in experiments.INVARIANCE_CHECKS:  # one summary row per check
+        assert name in proc.stdout
 
 
 def check_results_json_and_figures(results, out):
@@ -35,7 +39,7 @@ def check_results_json_and_figures(results, out):
     assert results["environment"]["x64"] and results["settings"]["dtype"] == "float64"
     assert results["environment"]["jax"] and results["environment"]["device"]
     assert results["timings"]["total"] > 0
-    for name in ("error_vs_lr.png", "error_along_training.png"):
+    for name in ("error_vs_lr.png", "error_along_training.png", "invariance.png"):
         assert name in results["figures"]
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -56,6 +60,36 @@ def check_predictions(results):
         assert 1.5 < order["deviation_shrink_factor"] < 2.5  # |ratio − 1| = O(η)
 
 
+def check_invariance(results):
+    inv = results["invariance"]
+    for key in ("model", "lr", "weight_decay", "runs", "growth", "equilibrium", "bias_sum",
+                "checks"):
+        assert key in inv
+    assert inv["model"].endswith("-ln") and inv["lr"] > 0 and inv["weight_decay"] > 0
+    checks = {c["name"]: c for c in inv["checks"]}
+    assert list(checks) == list(experiments.INVARIANCE_CHECKS)
+    assert all(c["passed"] and c["detail"] for c in checks.values()), inv["checks"]
+    # GD grows the scale-invariant norm, GF keeps it, the order-1 EoM predicts the growth
+    assert checks["GD grows the norm"]["growth"] > 0
+    assert checks["GF keeps the norm"]["relative_drift"] < 1e-6
+    assert abs(checks["order-1 EoM predicts the growth"]["ratio"] - 1) < 0.1
+    assert abs(inv["growth"]["ratio"][1] - 1) < abs(inv["growth"]["ratio"][0] - 1)
+    # weight decay: the equilibrium norm; the bias sum decays at GD's exact rate
+    assert abs(inv["equilibrium"]["measured"] / inv["equilibrium"]["predicted_gd"] - 1) < 0.1
+    b = inv["bias_sum"]
+    assert abs(b["rate_gd"] / b["rate_predicted"] - 1) < 1e-8 and b["rate_gf"] > b["rate_gd"]
+    assert abs(b["mismatch_order"]["gf"] - 1) < 0.3 and abs(b["mismatch_order"]["eom1"] - 2) < 0.3
+    run = inv["runs"][0]
+    assert len(run["gd"]["sq_norm"]) == len(run["eom1"]["sq_norm"]) == run["num_steps"] + 1
+
+
+def check_failed_invariance_check_fails(results):
+    results["invariance"]["checks"][3]["passed"] = False
+    failures = experiments.collect_failures(results)
+    assert len(failures) == 1 and "order-1 EoM predicts the growth" in failures[0]
+    results["invariance"]["checks"][3]["passed"] = True
+
+
 def check_wrong_slope_fails(results, out, monkeypatch, capsys):
     bad = results["error_vs_lr"]["orders"]["2"]
     bad["slope"], bad["passed"] = 2.5, experiments.slope_passes(2.5, 2)
@@ -74,6 +108,8 @@ def test_reproduce_tiny(tmp_path, monkeypatch, capsys):
     check_results_json_and_figures(results, tmp_path)
     check_slopes(results)
     check_predictions(results)
+    check_invariance(results)
+    check_failed_invariance_check_fails(results)
     check_wrong_slope_fails(results, tmp_path / "again", monkeypatch, capsys)
 
 
@@ -94,3 +130,15 @@ def test_learning_rates_follow_the_sharpness():
     np.testing.assert_allclose(scale.lrs, [0.8, 0.4, 0.2, 0.1, 0.05], rtol=1e-15)
     assert abs(scale.horizon - 9.6) < 1e-12
     assert scale.with_sharpness(100.0) is scale  # an explicit lr_max is kept
+
+
+def test_invariance_runs_and_bad_scale(tmp_path):
+    scale = experiments.SCALES["small"]
+    runs = experiments.invariance_runs(0.1, 0.2, scale)
+    assert runs.lrs == (0.1, 0.05, 0.1, 0.05, 0.1) and runs.decays == (0.0, 0.0, 0.2, 0.2, 0.2)
+    assert runs.steps == (50, 100, 50, 100, scale.inv_decay_steps)
+    for name in ("tiny", "small", "paper"):  # the twin's equilibrium run outlasts the others
+        s = experiments.SCALES[name]
+        assert s.inv_decay_steps > 2 * s.inv_steps and 0 < s.inv_decay_times_lr < 0.1
+    with pytest.raises(ValueError, match="scale must be one of"):
+        experiments.reproduce("huge", out=tmp_path)
