@@ -1,7 +1,22 @@
-"""eomlib benchmarks: `make bench`. Prints a table and writes benchmarks/results.json.
+"""eomlib benchmarks: ``make bench`` (not part of ``make test``).
 
-Every figure is a ratio or a time measured in this one process: medians over repeats,
-`block_until_ready` on every result. The machine is described in the output.
+Prints one table and writes it as JSON to ``benchmarks/results/<machine>.json``.  Every
+figure is a ratio, a count or a time measured in this one process: medians over repeats,
+each result waited for with ``block_until_ready``.  Ratios are measured in interleaved
+rounds (gradient, field, gradient, field, ...), so a machine shared with other work shifts
+the absolute times much more than the ratios; the load average is recorded with the machine.
+XLA runs on one thread unless ``--multi-thread`` is given (steadier on a shared machine).
+
+1. Field cost: one jitted EoM vector-field evaluation of order 1…4 relative to one jitted
+   gradient, on the book's digits network and on a wider one (d ≈ 10⁵), and the time to
+   trace, lower and compile the field (wall clock and the process's CPU time, medians of 3).
+2. Learning-rate sweep: GD, the order-0/1/2 EoM and their errors for 16 learning rates as one
+   ``vmap``-batched call (``eomlib.error_sweep``) against a Python loop of 16 calls.
+3. Slider latency: the computation behind each chapter's learning-rate slider for a new η
+   after the first call, and how many times the loss was traced again (must be 0).
+4. ODE cost: vector-field evaluations per GD step at the default tolerances, and the error
+   floor the solver attains in float64 against closed-form solutions.
+5. Book build (``--book``): ``tools/build_book.sh`` with 1 and with 2 Sphinx jobs.
 """
 
 from __future__ import annotations
@@ -11,242 +26,421 @@ import json
 import os
 import pathlib
 import platform
+import re
 import statistics
 import subprocess
 import sys
 import time
 
-import jax
-import jax.numpy as jnp
-import numpy as np
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+TARGETS = {
+    "field_ratio": {1: 2.5, 3: 8.0, 4: 15.0},
+    "compile_order4_s": 3.0,
+    "sweep_speedup": 4.0,
+    "slider_ms": 100.0,
+    "book_s": 600.0,
+}
+
+
+def _parse(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sections", default="1,2,3,4",
+                        help="comma-separated sections to run (1-4; 5 is --book), default 1,2,3,4")
+    parser.add_argument("--max-order", type=int, default=4, help="highest EoM order in section 1")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer repeats and only the digits network: a smoke test, not a measurement")
+    parser.add_argument("--book", action="store_true",
+                        help="also time the book build with 1 and 2 jobs (rebuilds _build/html)")
+    parser.add_argument("--multi-thread", action="store_true",
+                        help="keep XLA's default thread pool (by default XLA runs on one thread, which "
+                             "gives much steadier ratios on a shared 2-core machine)")
+    parser.add_argument("--out", default=None,
+                        help="JSON output path (default benchmarks/results/<machine>.json)")
+    return parser.parse_args(argv)
+
+
+ARGS = _parse() if __name__ == "__main__" else _parse([])
+if not ARGS.multi_thread:  # must precede the first import of jax
+    os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""), "--xla_cpu_multi_thread_eigen=false",
+                                        "intra_op_parallelism_threads=1"]).strip()
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
 import eomlib  # noqa: E402
-from eomlib import data, models  # noqa: E402
+from eomlib import data, invariance, models, toys  # noqa: E402
 from eomlib.fields import flat_eom_field  # noqa: E402
-from eomlib.flat import flatten_problem  # noqa: E402
+from eomlib.flat import flatten_problem, grid_size  # noqa: E402
+from eomlib.solve import DEFAULT_ATOL, DEFAULT_RTOL, default_max_steps, solve_rescaled  # noqa: E402
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 
+# ----------------------------------------------------------------------------- timing helpers
 
-def median_time(fn, *args, repeats: int = 7, min_time: float = 0.2) -> float:
-    """Median wall time of ``fn(*args)`` (compiled beforehand), over ``repeats`` batches."""
+def per_call(fn, *args, min_time: float = 0.02, batches: int = 3) -> tuple:
+    """Medians over ``batches`` of the wall and the process CPU time per call, in batches of
+    at least ``min_time`` seconds."""
     jax.block_until_ready(fn(*args))
     number = 1
     while True:
         start = time.perf_counter()
         for _ in range(number):
             jax.block_until_ready(fn(*args))
-        if time.perf_counter() - start > min_time / 5 or number > 1000:
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time or number >= 4096:
             break
         number *= 2
+    wall, cpu = [], []
+    for _ in range(batches):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        for _ in range(number):
+            jax.block_until_ready(fn(*args))
+        wall.append((time.perf_counter() - start) / number)
+        cpu.append((time.process_time() - start_cpu) / number)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def interleaved_ratio(base, other, base_args, other_args, rounds: int) -> dict:
+    """Medians over ``rounds`` of time(other)/time(base), wall clock and CPU time, the two
+    timed alternately (a change of load between rounds affects both alike)."""
+    wall, cpu, t_base, t_other = [], [], [], []
+    for _ in range(rounds):
+        tb, cb = per_call(base, *base_args)
+        to, co = per_call(other, *other_args)
+        wall.append(to / tb)
+        cpu.append(co / cb)
+        t_base.append(tb)
+        t_other.append(to)
+    return {"ratio": statistics.median(wall), "cpu_ratio": statistics.median(cpu),
+            "base_s": statistics.median(t_base), "other_s": statistics.median(t_other)}
+
+
+def timed_compile(fn, *args, repeats: int = 1):
+    """(compiled, wall seconds, process CPU seconds) for ``jax.jit(fn)`` at ``args``: trace,
+    lower and XLA compile, medians over ``repeats`` fresh compilations."""
+    walls, cpus = [], []
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        compiled = jax.jit(lambda *a: fn(*a)).lower(*args).compile()  # a new function: no cache
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return compiled, statistics.median(walls), statistics.median(cpus)
+
+
+def median_wall(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        for _ in range(number):
-            jax.block_until_ready(fn(*args))
-        times.append((time.perf_counter() - start) / number)
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
+class TraceCounter:
+    """Wraps a loss and counts how often JAX traces it (calls with abstract arguments).
+
+    Validation calls on concrete arrays are not counted; a retrace of any jitted program
+    that contains the loss is.
+    """
+
+    def __init__(self, loss):
+        self.count = 0
+        counter = self
+
+        def traced_loss(theta):
+            if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(theta)):
+                counter.count += 1
+            return loss(theta)
+
+        for name in ("activation",):  # keep what eomlib reads off a loss
+            if hasattr(loss, name):
+                setattr(traced_loss, name, getattr(loss, name))
+        self.loss = traced_loss
+
+
+# ----------------------------------------------------------------------------- the machine
+
 def machine() -> dict:
-    info = {"platform": platform.platform(), "python": platform.python_version(),
-            "jax": jax.__version__, "device": str(jax.devices()[0]),
-            "cpu_count": os.cpu_count()}
+    info = {"node": platform.node(), "platform": platform.platform(),
+            "python": platform.python_version(), "jax": jax.__version__,
+            "device": str(jax.devices()[0]), "cpu_count": os.cpu_count(),
+            "xla_flags": os.environ.get("XLA_FLAGS", ""),
+            "load_average_start": [round(x, 2) for x in os.getloadavg()],
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    cpu = "unknown"
     try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        info["cpu"] = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines()
-                            if line.startswith("Model name")), "unknown")
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        cpu = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines()
+                    if line.startswith("Model name")), cpu)
     except OSError:
-        info["cpu"] = "unknown"
+        pass
+    info["cpu"] = cpu
+    try:
+        mem_kb = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+        info["memory_gib"] = round(mem_kb / 2**20, 1)
+    except (OSError, StopIteration):
+        pass
     return info
 
 
-def networks(scale: str) -> dict:
+def machine_slug(info: dict) -> str:
+    cpu = re.sub(r"\(.*?\)|cpu|processor|\d+-core", " ", info["cpu"], flags=re.I)
+    cpu = re.sub(r"[^a-z0-9]+", "-", cpu.lower()).strip("-") or "cpu"
+    return f"{cpu}-{info['cpu_count']}cpu"
+
+
+# ----------------------------------------------------------------------------- 1. field cost
+
+def networks(quick: bool) -> dict:
+    """The book's digits MLP (64-16-10, d = 1210) and a wider one (64-512-128-10, d = 100 234)."""
     ds = data.digits(n_train=128, seed=0)
-    nets = {"digits MLP 64-16-10": ([64, 16, 10], ds)}
-    wide = [64, 512, 128, 10] if scale != "tiny" else [64, 64, 10]
-    nets[f"wide MLP {'-'.join(map(str, wide))}"] = (wide, ds)
+    loss = models.cross_entropy_loss(models.mlp, ds.x, ds.labels)
     out = {}
-    for name, (sizes, dset) in nets.items():
+    for sizes in ([64, 16, 10],) if quick else ([64, 16, 10], [64, 512, 128, 10]):
         theta = models.init_mlp(jax.random.PRNGKey(0), sizes)
-        loss = models.cross_entropy_loss(models.mlp, dset.x, dset.labels)
-        out[name] = (loss, theta)
+        out["digits MLP " + "-".join(map(str, sizes))] = (loss, theta)
     return out
 
 
-def bench_field_cost(scale: str, max_order: int) -> list:
+def bench_field_cost(quick: bool, max_order: int) -> list:
     rows = []
-    for name, (loss, theta) in networks(scale).items():
-        problem = flatten_problem(loss, theta)
-        x = problem.x0
-        d = int(x.size)
-        grad = jax.jit(problem.grad)
-        t_grad = median_time(grad, x)
+    lr = 0.1
+    rounds = 3 if quick else 7
+    for name, (loss, theta) in networks(quick).items():
+        d = int(flatten_problem(loss, theta).x0.size)
+        grad, _, _ = timed_compile(jax.grad(loss), theta)
         for order in range(1, max_order + 1):
-            field = jax.jit(flat_eom_field(problem.grad, order))
-            start = time.perf_counter()
-            field.lower(x, 0.1).compile()
-            compile_s = time.perf_counter() - start
-            t_field = median_time(field, x, 0.1)
-            rows.append({"network": name, "d": d, "order": order, "grad_ms": 1e3 * t_grad,
-                         "field_ms": 1e3 * t_field, "ratio": t_field / t_grad,
-                         "compile_s": compile_s})
-            print(f"  {name:28s} d={d:6d} order {order}: {t_field / t_grad:6.2f}× gradient, "
-                  f"compile {compile_s:5.2f} s", flush=True)
+            field, wall, cpu = timed_compile(eomlib.eom_vector_field(loss, order), theta, lr,
+                                             repeats=1 if quick else 3)
+            r = interleaved_ratio(grad, field, (theta,), (theta, lr), rounds)
+            target = TARGETS["field_ratio"].get(order)
+            rows.append({"network": name, "d": d, "order": order, "grad_ms": 1e3 * r["base_s"],
+                         "field_ms": 1e3 * r["other_s"], "ratio": r["ratio"], "cpu_ratio": r["cpu_ratio"],
+                         "target_ratio": target, "compile_s": wall, "compile_cpu_s": cpu})
+            print(f"  {name:28s} d={d:6d}  order {order}: field {r['ratio']:6.2f}× gradient "
+                  f"({r['cpu_ratio']:5.2f}× in CPU time)"
+                  f"{'' if target is None else f' target ≤ {target:g}×':15s}  compile {wall:5.2f} s wall, "
+                  f"{cpu:5.2f} s CPU", flush=True)
     return rows
 
 
-def bench_sweep(num_lrs: int = 16) -> dict:
-    loss, theta = networks("tiny")["digits MLP 64-16-10"]
+# ----------------------------------------------------------------------------- 2. sweep
+
+def bench_sweep(quick: bool, num_lrs: int = 16, num_steps: int = 20) -> dict:
+    ds = data.digits(n_train=128, seed=0)
+    loss = models.cross_entropy_loss(models.mlp, ds.x, ds.labels)
+    theta = models.init_mlp(jax.random.PRNGKey(0), [64, 16, 10])
     lrs = np.linspace(0.1, 0.8, num_lrs)
-    n = 20
-    result = {}
+    repeats = 1 if quick else 3
+    out = {}
     for order in (0, 1, 2):
-        batched = lambda: eomlib.error_sweep(loss, theta, lrs, order, num_steps=n).max_error  # noqa: E731
-        looped = lambda: np.array([float(eomlib.discretization_error(loss, theta, float(lr), n, order).max())  # noqa: E731
-                                   for lr in lrs])
-        np.testing.assert_allclose(batched(), looped(), rtol=1e-8)
-        t_b = median_time(batched, repeats=3, min_time=0.0)
-        t_l = median_time(looped, repeats=3, min_time=0.0)
-        result[f"order {order}"] = {"batched_s": t_b, "loop_s": t_l, "speedup": t_l / t_b}
-        print(f"  sweep of {num_lrs} learning rates, order {order}: batched {t_b:.3f} s, "
-              f"loop {t_l:.3f} s, speed-up {t_l / t_b:.1f}×", flush=True)
-    return result
+        def batched():
+            return eomlib.error_sweep(loss, theta, lrs, order, num_steps=num_steps).max_error
+
+        def looped():
+            return np.array([float(eomlib.discretization_error(loss, theta, float(lr), num_steps, order).max())
+                             for lr in lrs])
+
+        # the same errors up to the solver's tolerance (batched arithmetic rounds differently
+        # and the adaptive steps follow); this first call also compiles both
+        np.testing.assert_allclose(batched(), looped(), rtol=1e-5, atol=1e-10)
+        t_b = median_wall(batched, repeats)
+        t_l = median_wall(looped, repeats)
+        out[f"order {order}"] = {"batched_s": t_b, "loop_s": t_l, "speedup": t_l / t_b,
+                                 "target_speedup": TARGETS["sweep_speedup"]}
+        print(f"  {num_lrs} learning rates, {num_steps} steps, order {order}: one batched call "
+              f"{t_b:6.3f} s, loop {t_l:6.3f} s, speed-up {t_l / t_b:4.1f}× (target ≥ "
+              f"{TARGETS['sweep_speedup']:g}×)", flush=True)
+    return out
+
+
+# ----------------------------------------------------------------------------- 3. sliders
+
+def slider_cases() -> dict:
+    """Each chapter's slider computation (no plotting) on the chapter's default model.
+
+    Every case maps a learning rate (chapter 3: ηλ_max) to the arrays its ``draw_live``
+    draws; losses are wrapped in a :class:`TraceCounter`.
+    """
+    cases = {}
+    valley, v0 = toys.curved_valley, jnp.array([1.8, 0.2])
+    quad_a, q_a0 = toys.quadratic(jnp.diag(jnp.array([2.0, 0.02]))), jnp.array([-0.35, -0.2])
+
+    c = TraceCounter(valley)
+    cases["ch1 GD on the curved valley, 30 steps"] = (
+        c, lambda lr, c=c: eomlib.gd_trajectory(c.loss, v0, lr, 30), [0.16, 0.05, 0.11, 0.23, 0.37, 0.29])
+    c = TraceCounter(quad_a)
+    cases["ch1 GD on the quadratic, 20 steps"] = (
+        c, lambda lr, c=c: eomlib.gd_trajectory(c.loss, q_a0, lr, 20), [0.9, 0.1, 0.45, 0.7, 1.05, 1.1])
+    c = TraceCounter(valley)
+    cases["ch2 GD, GF and order-1 EoM on the valley, 25 steps"] = (
+        c, lambda lr, c=c: (eomlib.gd_trajectory(c.loss, v0, lr, 25), eomlib.eom_trajectory(c.loss, v0, lr, 25, 0),
+                            eomlib.eom_trajectory(c.loss, v0, lr, 25, 1)), [0.1, 0.02, 0.07, 0.15, 0.22, 0.29])
+
+    a3 = jnp.array([[1.0, 0.2], [0.2, 0.4]])
+    lam3 = float(np.linalg.eigvalsh(np.asarray(a3)).max())
+    c = TraceCounter(toys.quadratic(a3))
+    cases["ch3 errors of orders 0-3 on the quadratic, 10 steps"] = (
+        c, lambda x, c=c: [eomlib.discretization_error(c.loss, jnp.array([1.0, 1.0]), x / lam3, 10, order).max()
+                           for order in range(4)], [0.8, 0.1, 0.45, 1.0, 1.3, 1.6])
+
+    ds = data.digits(n_train=128, seed=0)
+    mlp_loss = models.cross_entropy_loss(models.mlp, ds.x, ds.labels)
+    theta_d = models.init_mlp(jax.random.PRNGKey(0), [64, 16, 10])
+    c = TraceCounter(mlp_loss)
+
+    def ch4(lr, c=c, horizon=8.0):
+        steps = int(round(horizon / lr))
+        return (eomlib.discretization_error(c.loss, theta_d, lr, steps, 0),
+                eomlib.predicted_error(c.loss, theta_d, lr, steps, 0))
+
+    cases["ch4 GF error and its prediction, digits MLP, T = 8"] = (c, ch4, [0.5, 0.1, 0.3, 0.7, 1.0, 1.5])
+
+    ln_loss = models.cross_entropy_loss(models.layernorm_mlp, ds.x, ds.labels)
+    c = TraceCounter(ln_loss)
+    cases["ch5 GD and order-1 EoM, layer-norm MLP, 50 steps"] = (
+        c, lambda lr, c=c: (invariance.group_sq_norm(eomlib.gd_trajectory(c.loss, theta_d, lr, 50), lambda th: th[0]),
+                            invariance.group_sq_norm(eomlib.eom_trajectory(c.loss, theta_d, lr, 50, order=1),
+                                                     lambda th: th[0])),
+        [0.2, 0.02, 0.1, 0.4, 0.6, 0.8])
+
+    key_net, key_bias = jax.random.split(jax.random.PRNGKey(0))
+    theta6 = models.init_mlp(key_net, [64, 16, 10])
+    theta6[-1]["b"] = 0.5 + 0.3 * jax.random.normal(key_bias, (10,))
+    c = TraceCounter(mlp_loss)
+    gd_sums = jax.jit(jax.vmap(lambda lr, lam, c=c: invariance.group_sum(eomlib.gd_trajectory(
+        invariance.weight_decayed(c.loss, lam), theta6, lr, 80), lambda th: th[-1]["b"]), in_axes=(0, None)))
+    cases["ch6 GD's sum of output biases, 80 steps"] = (
+        c, lambda lr: gd_sums(jnp.array([lr]), 0.25), [0.3, 0.02, 0.15, 0.45, 0.6, 0.8])
+    return cases
 
 
 def bench_slider() -> dict:
-    """Time for a new η after warm-up, with the compilation count (must stay 0)."""
-    valley = eomlib.toys.curved_valley
-    theta_v = jnp.array([1.8, 0.2])
-    loss, theta = networks("tiny")["digits MLP 64-16-10"]
-    cases = {
-        "ch1 GD on the valley (30 steps)": lambda lr: eomlib.gd_trajectory(valley, theta_v, lr, 30),
-        "ch2 order-1 EoM on the valley (25 steps)": lambda lr: eomlib.eom_trajectory(valley, theta_v, lr, 25, 1),
-        "ch4 GF error + prediction, digits (32 steps)": lambda lr: (
-            eomlib.discretization_error(loss, theta, lr, 32, 0), eomlib.predicted_error(loss, theta, lr, 32, 0)),
-    }
     out = {}
-    for name, fn in cases.items():
-        jax.block_until_ready(fn(0.1))
-        compiles = []
-        with jax.log_compiles():
-            pass
-        before = jax.config.jax_log_compiles
-        counter = _CompileCounter()
-        with counter:
-            times = []
-            for lr in (0.11, 0.13, 0.17, 0.19, 0.23):
-                start = time.perf_counter()
-                jax.block_until_ready(fn(lr))
-                times.append(time.perf_counter() - start)
-        compiles.append(counter.count)
-        out[name] = {"latency_ms": 1e3 * statistics.median(times), "recompiles": counter.count}
-        print(f"  slider: {name}: {1e3 * statistics.median(times):.1f} ms per new η, "
-              f"{counter.count} recompilations", flush=True)
-        assert before == jax.config.jax_log_compiles
+    for name, (counter, fn, values) in slider_cases().items():
+        jax.block_until_ready(fn(values[0]))  # the first call compiles
+        before = counter.count
+        times = []
+        for value in values[1:]:
+            start = time.perf_counter()
+            jax.block_until_ready(fn(value))
+            times.append(time.perf_counter() - start)
+        retraces = counter.count - before
+        latency = 1e3 * statistics.median(times)
+        out[name] = {"latency_ms": latency, "max_latency_ms": 1e3 * max(times), "retraces": retraces,
+                     "values": values, "target_ms": TARGETS["slider_ms"]}
+        print(f"  {name:52s} {latency:7.1f} ms per new η (max {1e3 * max(times):6.1f} ms), "
+              f"{retraces} retraces", flush=True)
     return out
 
 
-class _CompileCounter:
-    """Counts XLA compilations (jax's 'Finished XLA compilation' log records)."""
+# ----------------------------------------------------------------------------- 4. ODE cost
 
-    def __enter__(self):
-        import logging
+def count_field_evaluations(loss, theta, lr, num_steps, order) -> tuple:
+    """Field evaluations (counted on the host) and solver steps of one default solve."""
+    problem = flatten_problem(loss, theta)
+    field = flat_eom_field(problem.grad, order)
+    count = [0]
 
-        self.count = 0
-        self._logger = logging.getLogger("jax._src.dispatch")
-        self._pxla = logging.getLogger("jax._src.interpreters.pxla")
-        counter = self
+    def tick(_):
+        count[0] += 1
 
-        class Handler(logging.Handler):
-            def emit(self, record):
-                if "Compiling" in record.getMessage() or "compil" in record.getMessage().lower():
-                    counter.count += 1
+    def field_tau(x, eta):
+        jax.debug.callback(tick, eta)
+        return eta * field(x, eta)
 
-        self._handler = Handler(level=logging.DEBUG)
-        self._ctx = jax.log_compiles(True)
-        self._ctx.__enter__()
-        for lg in (self._logger, self._pxla):
-            lg.addHandler(self._handler)
-            lg.setLevel(logging.DEBUG)
-        return self
-
-    def __exit__(self, *exc):
-        for lg in (self._logger, self._pxla):
-            lg.removeHandler(self._handler)
-        self._ctx.__exit__(*exc)
-        return False
+    grid = grid_size(num_steps)
+    solve = jax.jit(lambda lr: solve_rescaled(field_tau, problem.x0, lr, num_steps, grid, DEFAULT_RTOL,
+                                              DEFAULT_ATOL, default_max_steps(num_steps)))
+    ys, ok, stats = solve(lr)
+    jax.block_until_ready(ys)
+    assert bool(ok)
+    return count[0], int(stats["num_accepted_steps"]), int(stats["num_rejected_steps"])
 
 
 def bench_ode() -> dict:
-    """Field evaluations per GD step at the default tolerances, and the attained error floor."""
-    from eomlib.solve import DEFAULT_ATOL, DEFAULT_RTOL, eom_flat
-    from eomlib.flat import grid_size
-
-    loss, theta = networks("tiny")["digits MLP 64-16-10"]
-    out = {}
+    ds = data.digits(n_train=128, seed=0)
+    loss = models.cross_entropy_loss(models.mlp, ds.x, ds.labels)
+    theta = models.init_mlp(jax.random.PRNGKey(0), [64, 16, 10])
+    out = {"rtol": DEFAULT_RTOL, "atol": DEFAULT_ATOL}
     n = 32
-    for order in (0, 1, 2):
-        _, _, stats = eom_flat(loss, theta, 0.25, n, grid_size(n), order, DEFAULT_RTOL, DEFAULT_ATOL,
-                               eomlib.solve.default_max_steps(n))
-        steps = int(stats["num_steps"])
-        evals = steps * 12  # Dopri8: 12 new field evaluations per attempted step (FSAL)
-        out[f"order {order}"] = {"solver_steps": steps, "field_evals_per_gd_step": evals / n}
-        print(f"  ODE, digits, order {order}: {steps} solver steps for {n} GD steps, "
-              f"≈{evals / n:.0f} field evaluations per GD step", flush=True)
-    # error floor: the exact quadratic EoM is known in closed form
-    a = jnp.array([[1.0, 0.2], [0.2, 0.4]])
-    quad = eomlib.toys.quadratic(a)
-    q0 = jnp.array([1.0, 1.0])
+    for lr in (0.25, 1.0):
+        for order in range(4):
+            evals, accepted, rejected = count_field_evaluations(loss, theta, lr, n, order)
+            out[f"digits lr {lr} order {order}"] = {
+                "gd_steps": n, "lr": lr, "order": order, "field_evaluations": evals,
+                "accepted_steps": accepted, "rejected_steps": rejected, "field_evals_per_gd_step": evals / n}
+            print(f"  digits MLP, η = {lr}, {n} GD steps, order {order}: {evals} field evaluations "
+                  f"({accepted} accepted + {rejected} rejected solver steps), {evals / n:.1f} per GD step",
+                  flush=True)
+    # error floor: on f = ½θᵀAθ the order-γ EoM is linear, dθ/dt = M_γ θ with
+    # M_γ = −Σ_{k≤γ+1} η^{k−1} A^k / k (the truncated series of (1/η) log(I − ηA)), solved by expm.
+    a = np.array([[1.0, 0.2], [0.2, 0.4]])
+    q0 = np.array([1.0, 1.0])
     lr, n = 0.3, 40
-    times = np.arange(n + 1) * lr
-    gf_exact = np.array([jax.scipy.linalg.expm(-t * a) @ q0 for t in times])
-    gf = np.asarray(eomlib.eom_trajectory(quad, q0, lr, n, 0))
-    floor = float(np.abs(gf - gf_exact).max())
-    out["error_floor_float64"] = floor
-    print(f"  ODE error floor (GF on a quadratic vs expm, default tolerances): {floor:.1e}", flush=True)
+    floors = {}
+    for order in range(4):
+        m = -sum(lr ** (k - 1) * np.linalg.matrix_power(a, k) / k for k in range(1, order + 2))
+        exact = np.stack([np.asarray(jax.scipy.linalg.expm(jnp.asarray(m * k * lr))) @ q0 for k in range(n + 1)])
+        solved = np.asarray(eomlib.eom_trajectory(toys.quadratic(jnp.asarray(a)), jnp.asarray(q0), lr, n, order))
+        floors[order] = float(np.abs(solved - exact).max())
+    out["error_floor_float64"] = {f"order {k}": v for k, v in floors.items()}
+    print("  error floor (quadratic, η = 0.3, 40 steps, solved vs expm): "
+          + ", ".join(f"order {k} {v:.1e}" for k, v in floors.items()), flush=True)
     return out
 
 
+# ----------------------------------------------------------------------------- 5. book build
+
 def bench_book() -> dict:
-    out = {}
+    """``tools/build_book.sh`` with ``EOMLIB_BOOK_JOBS`` = 1 and 2 (the script must read it)."""
+    script = ROOT / "tools" / "build_book.sh"
+    honoured = "EOMLIB_BOOK_JOBS" in script.read_text()
+    out = {"jobs_variable_honoured": honoured, "target_s": TARGETS["book_s"]}
     for jobs in (1, 2):
         env = dict(os.environ, EOMLIB_BOOK_JOBS=str(jobs))
         start = time.perf_counter()
-        subprocess.run(["bash", str(ROOT / "tools" / "build_book.sh")], cwd=ROOT, env=env, check=True,
-                       capture_output=True)
+        subprocess.run(["bash", str(script)], cwd=ROOT, env=env, check=True, capture_output=True)
         out[f"jobs={jobs}_s"] = time.perf_counter() - start
-        print(f"  book build with {jobs} job(s): {out[f'jobs={jobs}_s']:.0f} s", flush=True)
+        print(f"  book build with {jobs} job(s): {out[f'jobs={jobs}_s']:.0f} s"
+              + ("" if honoured else " (tools/build_book.sh ignores EOMLIB_BOOK_JOBS)"), flush=True)
     return out
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", choices=["tiny", "full"], default="full")
-    parser.add_argument("--max-order", type=int, default=4)
-    parser.add_argument("--book", action="store_true", help="also time the book build, serial vs parallel")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results.json"))
-    args = parser.parse_args(argv)
+# ----------------------------------------------------------------------------- main
 
-    results = {"machine": machine()}
-    print(f"machine: {results['machine']}")
-    print("1. EoM field cost relative to one gradient (jitted, median):")
-    results["field_cost"] = bench_field_cost(args.scale, args.max_order)
-    print("2. learning-rate sweep, batched vs loop:")
-    results["sweep"] = bench_sweep()
-    print("3. slider latency:")
-    results["slider"] = bench_slider()
-    print("4. ODE cost:")
-    results["ode"] = bench_ode()
+def main(args) -> int:
+    sections = {s.strip() for s in args.sections.split(",") if s.strip()}
+    info = machine()
+    results = {"machine": info, "quick": args.quick, "targets": {k: v for k, v in TARGETS.items()}}
+    print(f"machine: {info['cpu']}, {info['cpu_count']} CPUs, jax {info['jax']}, "
+          f"load average {info['load_average_start']}")
+    if "1" in sections:
+        print("1. EoM vector field relative to one gradient (jitted, interleaved medians):")
+        results["field_cost"] = bench_field_cost(args.quick, args.max_order)
+    if "2" in sections:
+        print("2. learning-rate sweep: one batched call against a loop:")
+        results["sweep"] = bench_sweep(args.quick)
+    if "3" in sections:
+        print("3. slider latency after the first call:")
+        results["slider"] = bench_slider()
+    if "4" in sections:
+        print("4. ODE cost at the default tolerances:")
+        results["ode"] = bench_ode()
     if args.book:
         print("5. book build:")
         results["book"] = bench_book()
-    pathlib.Path(args.out).write_text(json.dumps(results, indent=2))
-    print(f"wrote {args.out}")
+    info["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    name = machine_slug(info) + ("-quick" if args.quick else "")
+    out = pathlib.Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=float) + "\n")
+    print(f"wrote {out}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(ARGS))

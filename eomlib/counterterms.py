@@ -15,7 +15,12 @@ Two evaluations are provided:
   trees (:mod:`eomlib.trees`); at a point :math:`\theta` every elementary differential is
   evaluated once with nested Jacobian-vector products of the gradient and shared between
   all terms and orders, and terms with the same root derivative are contracted together
-  (:math:`\sum_\tau c_\tau H v_\tau = H \sum_\tau c_\tau v_\tau`).
+  (:math:`\sum_\tau c_\tau H v_\tau = H \sum_\tau c_\tau v_\tau`).  Repeated
+  directions are passed as the same array, so the nested derivatives that different trees
+  share are computed once (``TreeEvaluator``).  At orders 2 and 4 several trees are
+  obtained from one derivative along a polynomial curve :math:`x + \sum_i s^i y_i`, whose
+  coefficient of :math:`s^m` is by Faà di Bruno's formula a fixed combination of trees
+  (``curve_derivative``; the curves are chosen once, exactly, by ``eomlib.trees.curve_plan``).
 * ``method="recursion"``: the reference, the recursion of THEORY §2 applied literally to
   functions (Lie derivatives as nested ``jax.jvp``).  Exponentially slower; used to test the
   tree evaluation.
@@ -49,6 +54,12 @@ class TreeEvaluator:
 
     Every subtree is evaluated once (at trace time), so shared sub-expressions such as
     :math:`Hg` or :math:`\\nabla^3 f[g,g]` are computed once for all terms and orders.
+    A tree :math:`[\\tau_1,\\dots,\\tau_m]` is ``multiderivative`` of ``field`` along the
+    values of its children, leaves (the array :math:`F(x)` itself) first, so the outer
+    derivatives of every tree run along the *same arrays*: the nested derivatives that two
+    trees have in common (:math:`F''[F, F'F]` inside :math:`F'''[F, F, F'F]`, or
+    :math:`F^{(k)}[F,\\dots,F]` inside :math:`F^{(k+1)}[F,\\dots,F]`) are then one
+    computation to XLA's common-subexpression elimination.
     """
 
     def __init__(self, field: Callable, x):
@@ -65,22 +76,104 @@ class TreeEvaluator:
     def combination(self, weights: Mapping) -> jax.Array:
         r""":math:`\sum_\tau w_\tau F(\tau)(x)` (weights may be traced scalars).
 
-        Terms whose roots share all children but the last are contracted before
-        differentiating, by multilinearity of :math:`F^{(m)}`.
+        The children of every tree are evaluated first.  A tree whose value is then known
+        (it is the child of a larger tree, as the lower-order terms of a modified field are)
+        costs one scaled addition.  The other trees are grouped by their children but the
+        last.  A group of one is evaluated as :math:`w\,F(\tau)`, the weight kept outside
+        the derivative so that its directions stay the shared arrays (a weight folded into
+        a direction makes :math:`F''[F, wF]` a derivative along two *different* arrays,
+        which is about twice the work of :math:`F''[F, F]`).  A larger group is contracted
+        before differentiating, by multilinearity of :math:`F^{(m)}`:
+        :math:`\sum_i w_i F^{(m)}[\dots, v_i] = F^{(m)}[\dots, \sum_i w_i v_i]`.
         """
+        for tree in weights:
+            for child in tree:
+                self.value(child)
         total = None
         groups: dict = {}
         for tree, w in weights.items():
-            if not tree:  # the leaf: F(x) itself
+            if not tree or tree in self._memo:  # the leaf F(x), or a value already known
                 term = w * self.value(tree)
                 total = term if total is None else total + term
             else:
                 groups.setdefault(tree[:-1], []).append((w, tree[-1]))
         for key, items in groups.items():
-            direction = sum(w * self.value(last) for w, last in items)
-            term = multiderivative(self.field, self.x, [self.value(c) for c in key] + [direction])
+            if len(items) == 1:
+                w, last = items[0]
+                term = w * self.value(key + (last,))
+            else:
+                direction = sum(w * self.value(last) for w, last in items)
+                term = multiderivative(self.field, self.x, [self.value(c) for c in key] + [direction])
             total = term if total is None else total + term
         return total
+
+
+def curve_derivative(field: Callable, x, derivatives) -> jax.Array:
+    r""":math:`\frac{d^m}{ds^m}F(c(s))\big|_{s=0}` along a curve with :math:`c(0) = x` and
+    :math:`c^{(i)}(0) =` ``derivatives[i - 1]``, i = 1…m.
+
+    m nested ``jax.jvp``: level k differentiates level k − 1 at :math:`(x, c', \dots,
+    c^{(k-1)})` along :math:`(c', \dots, c^{(k)})`, i.e. the total derivative along the
+    curve (Faà di Bruno: :math:`(F\circ c)'' = F''[c', c'] + F'[c'']`, …).  Curves that share
+    their first derivatives share those levels.
+    """
+
+    def level(k: int) -> Callable:
+        if k == 0:
+            return lambda y, *us: field(y)
+        lower = level(k - 1)
+        return lambda y, *us: jax.jvp(lower, (y,) + us[: k - 1], us[:k])[1]
+
+    return level(len(derivatives))(x, *derivatives)
+
+
+CURVE_ORDERS = (2, 4)
+"""Orders whose modified field is evaluated with a curve plan (``eomlib.trees.curve_plan``)
+rather than tree by tree: there the plan needs fewer derivative passes (order 2: one degree-2
+curve instead of ``F'[·]`` and ``F''[F, F]``; order 4: 9 passes instead of about 14).  At
+order 3 the two measure the same and the trees are kept."""
+
+
+def _linear(values: list, combination) -> jax.Array:
+    """``Σ w·values[i]``; a lone weight 1 returns the array itself (shared, not copied)."""
+    if len(combination) == 1 and combination[0][1] == 1:
+        return values[combination[0][0]]
+    return sum(float(w) * values[i] for i, w in combination)
+
+
+def _curve_plan_values(plan, field: Callable, x) -> list:
+    values: list = []
+    for step in plan.steps:
+        if step[0] == "field":
+            values.append(field(x))
+        elif step[0] == "line":
+            values.append(multiderivative(field, x, [values[0]] * step[1]))
+        else:
+            values.append(curve_derivative(field, x, [_linear(values, u) for u in step[1]]))
+    return values
+
+
+def modified_field(field: Callable, x, order: int, lr) -> jax.Array:
+    r"""The order-``order`` modified field :math:`\sum_{j\le order+1}\eta^{j-1}F_j(x)` of
+    ``field`` (:math:`F = -\nabla f`, flat), ``lr`` = η possibly traced."""
+    plan = _trees.curve_plan(order) if order in CURVE_ORDERS else None
+    if plan is None:
+        return TreeEvaluator(field, x).combination(flat_modified_field_weights(order, lr))
+    values = _curve_plan_values(plan, field, x)
+    weights: dict = {}
+    for j, output in enumerate(plan.outputs):
+        for i, w in output:
+            weights[i] = weights.get(i, 0.0) + float(w) * lr**j
+    return sum(w * values[i] for i, w in weights.items())
+
+
+def modified_field_term(field: Callable, x, j: int) -> jax.Array:
+    """:math:`F_j(x)` alone (:math:`\\xi_k = -F_{k+1}`)."""
+    plan = _trees.curve_plan(j - 1) if j - 1 in CURVE_ORDERS else None
+    if plan is None:
+        weights = {t: float(c) for t, c in _trees.modified_field_term(j)}
+        return TreeEvaluator(field, x).combination(weights)
+    return _linear(_curve_plan_values(plan, field, x), plan.outputs[j - 1])
 
 
 def flat_counter_term_weights(k: int) -> dict:
@@ -151,7 +244,7 @@ def counter_terms(loss: Callable, order: int, *, method: str = "trees") -> tuple
             problem = flatten_problem(loss, theta)
             field = _negated(problem.grad)
             if method == "trees":
-                flat = TreeEvaluator(field, problem.x0).combination(flat_counter_term_weights(k))
+                flat = -modified_field_term(field, problem.x0, k + 1)
             else:
                 flat = -_reference_fields(field, k)[k](problem.x0)
             return problem.unravel(flat)
@@ -178,4 +271,5 @@ def counter_term_coefficients(k: int) -> list:
     ]
 
 
-__all__ = ["counter_terms", "counter_term_coefficients", "multiderivative", "TreeEvaluator"]
+__all__ = ["counter_terms", "counter_term_coefficients", "curve_derivative", "modified_field",
+           "multiderivative", "TreeEvaluator"]

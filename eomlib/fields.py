@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from .counterterms import TreeEvaluator, _reference_fields, flat_modified_field_weights
+from .counterterms import _reference_fields, modified_field
 from .flat import flatten_problem
 from .models import warn_if_loss_not_smooth
 from .validate import check_order
@@ -35,7 +35,7 @@ def flat_eom_field(grad: Callable, order: int, *, method: str = "trees") -> Call
         return lambda x, lr: sum(lr ** (j - 1) * fields[j - 1](x) for j in range(1, order + 2))
 
     def field(x, lr):
-        return TreeEvaluator(field_fn, x).combination(flat_modified_field_weights(order, lr))
+        return modified_field(field_fn, x, order, lr)
 
     return field
 

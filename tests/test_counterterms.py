@@ -152,3 +152,167 @@ def test_xi2_is_not_a_gradient(tiny_net):
     jac1 = jax.jacfwd(lambda x: flat(xi1(unravel(x))))(x0)
     np.testing.assert_allclose(jac1, jac1.T, atol=1e-12)
     assert math.isfinite(asym)
+
+
+# --- An independent reference, and random pytree networks --------------------------------------
+
+
+def taylor_along(fun, coefficients):
+    """``[s^i] fun(Σ_j coefficients[j] s^j)`` for i = 0…m, by m nested jvps in the scalar s."""
+    m = len(coefficients) - 1
+
+    def curve(s):
+        out = coefficients[m]
+        for c in reversed(coefficients[:m]):
+            out = c + s * out
+        return out
+
+    def derivatives(i):  # s ↦ (d⁰, …, dⁱ)/ds of fun∘curve
+        if i == 0:
+            return lambda s: (fun(curve(s)),)
+        lower = derivatives(i - 1)
+
+        def f(s):
+            primal, tangent = jax.jvp(lower, (s,), (jnp.ones_like(s),))
+            return primal + (tangent[-1],)
+
+        return f
+
+    values = derivatives(m)(jnp.zeros((), coefficients[0].dtype))
+    return [v / math.factorial(i) for i, v in enumerate(values)]
+
+
+def modified_field_from_gd(grad, x, order):
+    """F_1, …, F_{order+1} at x from gradient descent alone: no trees, no Lie derivatives.
+
+    The EoM's flow through time kη is the k-th GD iterate x_k for every k.  Expanded in η,
+    x_k(η) = Σ_p η^p P_p(k) where P_p is a polynomial in k of degree ≤ p, and comparing with
+    the flow at t = kη gives F_p = P_p'(0).  The Taylor coefficients of x_{k+1}(η) =
+    x_k(η) − η g(x_k(η)) come from nested jvps along the curve η ↦ x_k(η); P_p'(0) from
+    P_p(0), …, P_p(p) by Newton's forward differences, P'(0) = Σ_i (−1)^{i+1} Δ^i P(0) / i.
+    """
+    n = order + 1
+    iterate = [x] + [jnp.zeros_like(x)] * n  # x_0(η) = x
+    iterates = [iterate]
+    for _ in range(n):
+        g = taylor_along(grad, iterate[:n])
+        iterate = [iterate[0]] + [iterate[p] - g[p - 1] for p in range(1, n + 1)]
+        iterates.append(iterate)
+    terms = []
+    for p in range(1, n + 1):
+        weights = [Fraction(0)] * (p + 1)
+        for i in range(1, p + 1):
+            for k in range(i + 1):
+                weights[k] += Fraction((-1) ** (i + 1), i) * (-1) ** (i - k) * math.comb(i, k)
+        terms.append(sum(float(w) * iterates[k][p] for k, w in enumerate(weights) if w))
+    return terms
+
+
+def random_pytree_net(seed: int):
+    """A small smooth network whose parameters are a mixed pytree (dict, list, tuple, scalar)."""
+    keys = jax.random.split(jax.random.PRNGKey(100 + seed), 8)
+    x = jax.random.normal(keys[0], (5, 3))
+    y = jax.random.normal(keys[1], (5, 2))
+    act = [jnp.tanh, jax.nn.softplus, jnp.sin][seed % 3]
+
+    def loss(theta):
+        h = act(x @ theta["layers"][0]["w"] + theta["layers"][0]["b"])
+        w2, b2 = theta["layers"][1]
+        out = theta["scale"] * (h @ w2) + b2
+        return 0.5 * jnp.mean((out - y) ** 2) + 0.1 * jnp.mean(jnp.cos(out))
+
+    theta = {
+        "layers": [
+            {"w": 0.7 * jax.random.normal(keys[2], (3, 3)), "b": 0.1 * jax.random.normal(keys[3], (3,))},
+            (0.7 * jax.random.normal(keys[4], (3, 2)), 0.1 * jax.random.normal(keys[5], (2,))),
+        ],
+        "scale": jnp.asarray(1.0 + 0.1 * seed),
+    }
+    return loss, theta
+
+
+def flat_gradient(loss, theta):
+    x0, unravel = jax.flatten_util.ravel_pytree(theta)
+    return x0, lambda x: jax.flatten_util.ravel_pytree(jax.grad(loss)(unravel(x)))[0]
+
+
+def test_gd_reference_equals_recursion(tiny_net):
+    """The GD-iterate reference agrees with the literal recursion (so it can stand in at order 5)."""
+    loss, theta = tiny_net
+    x0, grad = flat_gradient(loss, theta)
+    terms = modified_field_from_gd(grad, x0, 3)
+    np.testing.assert_allclose(terms[0], -grad(x0), rtol=1e-14)
+    for k, xi in enumerate(eomlib.counter_terms(loss, 3, method="recursion"), start=1):
+        np.testing.assert_allclose(-terms[k], flat(xi(theta)), rtol=1e-11, atol=1e-14)
+
+
+def test_trees_equal_recursion_on_a_random_pytree_net():
+    loss, theta = random_pytree_net(1)
+    fast = eomlib.counter_terms(loss, 3)
+    ref = eomlib.counter_terms(loss, 3, method="recursion")
+    for xi_fast, xi_ref in zip(fast, ref):
+        out = xi_fast(theta)
+        assert jax.tree_util.tree_structure(out) == jax.tree_util.tree_structure(theta)
+        np.testing.assert_allclose(flat(out), flat(xi_ref(theta)), rtol=1e-10, atol=1e-13)
+
+
+def check_against_gd_reference(loss, theta, order, lr=0.3):
+    """ξ_1…ξ_order and the EoM fields of orders 0…order against ``modified_field_from_gd``."""
+    x0, grad = flat_gradient(loss, theta)
+    terms = modified_field_from_gd(grad, x0, order)
+    for k, xi in enumerate(eomlib.counter_terms(loss, order), start=1):
+        expected = -terms[k]
+        np.testing.assert_allclose(flat(xi(theta)), expected, rtol=1e-10,
+                                   atol=1e-12 * float(jnp.abs(expected).max()))
+    for gamma in range(order + 1):
+        field = eomlib.eom_vector_field(loss, gamma)(theta, lr)
+        expected = sum(lr**j * terms[j] for j in range(gamma + 1))
+        np.testing.assert_allclose(flat(field), expected, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_trees_equal_gd_reference_on_random_pytree_nets(seed):
+    loss, theta = random_pytree_net(seed)
+    check_against_gd_reference(loss, theta, 4)
+
+
+@pytest.mark.slow
+def test_order5_equals_gd_reference_on_a_small_pytree():
+    """Order 5 (the reference recursion takes minutes there) on a 5-parameter pytree."""
+    x = jnp.array([[0.3, -1.2], [1.1, 0.4], [-0.7, 0.9]])
+    y = jnp.array([0.5, -0.2, 0.8])
+
+    def loss(theta):
+        w, (b, c) = theta["w"], theta["bc"]
+        return jnp.mean((c * jnp.tanh(x @ w + b) - y) ** 2) + 0.05 * jnp.sum(jnp.sin(w))
+
+    theta = {"w": jnp.array([0.8, -0.5]), "bc": (jnp.asarray(0.2), jnp.array([1.3]))}
+    check_against_gd_reference(loss, theta, 5)
+
+
+@pytest.mark.parametrize("order", [0, 1, 2, 3, 4])
+def test_curve_plans_give_the_modified_field_terms_exactly(order):
+    plan = trees.curve_plan(order)
+    for j, output in enumerate(plan.outputs, start=1):
+        assert plan.value_of(output) == dict(trees.modified_field_term(j))
+    assert trees.curve_plan(5) is None
+
+
+def test_curve_derivative_is_faa_di_bruno(tiny_net):
+    """(F∘c)''' = F'''[c',c',c'] + 3F''[c',c''] + F'[c'''] for a curve with given derivatives."""
+    from eomlib.counterterms import curve_derivative, multiderivative
+
+    loss, theta = tiny_net
+    x0, grad = flat_gradient(loss, theta)
+
+    def field(x):
+        return -grad(x)
+
+    u1, u2, u3 = (jax.random.normal(k, x0.shape) for k in jax.random.split(jax.random.PRNGKey(7), 3))
+    got = curve_derivative(field, x0, [u1, u2, u3])
+    expected = (multiderivative(field, x0, [u1, u1, u1]) + 3 * multiderivative(field, x0, [u1, u2])
+                + multiderivative(field, x0, [u3]))
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(curve_derivative(field, x0, [u1, u2]),
+                               multiderivative(field, x0, [u1, u1]) + multiderivative(field, x0, [u2]),
+                               rtol=1e-12, atol=1e-13)

@@ -8,9 +8,10 @@ export EOMLIB_STATIC=1
 unset MPLBACKEND
 mkdir -p _build
 rm -rf _build/html _build/.doctrees
-# Jupyter Book 1.x has no parallel execution; its Sphinx configuration + sphinx-build -j 2 has.
+# Jupyter Book 1.x has no parallel execution; its Sphinx configuration + sphinx-build -j N has
+# (N = $EOMLIB_BOOK_JOBS, default 2; benchmarks/run.py --book compares 1 and 2).
 "$BIN/jupyter-book" config sphinx . > /dev/null
 start=$(date +%s)
-PYTHONPATH="$PWD/tools${PYTHONPATH:+:$PYTHONPATH}" "$BIN/sphinx-build" -j 2 -W -n --keep-going -b html -d _build/.doctrees . _build/html
+PYTHONPATH="$PWD/tools${PYTHONPATH:+:$PYTHONPATH}" "$BIN/sphinx-build" -j "${EOMLIB_BOOK_JOBS:-2}" -W -n --keep-going -b html -d _build/.doctrees . _build/html
 echo "book: built in $(( $(date +%s) - start )) s"
 "$BIN/python" tools/check_site.py _build/html
