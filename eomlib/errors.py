@@ -38,7 +38,7 @@ from .solve import (
     eom_flat_checked,
     solve_rescaled,
 )
-from .validate import check_lr, check_num_steps
+from .validate import check_sweep
 
 
 def discretization_error(loss: Callable, theta0, lr, num_steps: int, order: int, *,
@@ -149,19 +149,7 @@ def error_sweep(loss: Callable, theta0, lrs, order: int, *, horizon: float | Non
     :math:`\max_k e_k = O(\eta^{\gamma+1})`) or ``num_steps`` (the same n for all).
     One compilation serves every learning rate (the step counts are traced).
     """
-    lrs_np = np.asarray(lrs, dtype=float)
-    if lrs_np.ndim != 1 or lrs_np.size == 0:
-        raise ValueError(f"lrs must be a non-empty 1-D array of learning rates, got shape {lrs_np.shape}.")
-    for lr in lrs_np:
-        check_lr(lr)
-    if (horizon is None) == (num_steps is None):
-        raise ValueError("give exactly one of horizon (a time T > 0) or num_steps (an integer >= 0).")
-    if horizon is not None:
-        if not (np.isfinite(horizon) and horizon > 0):
-            raise ValueError(f"horizon must be a finite time > 0, got {horizon}.")
-        ns = np.maximum(np.rint(horizon / lrs_np).astype(int), 1)
-    else:
-        ns = np.full(lrs_np.shape, check_num_steps(num_steps), dtype=int)
+    lrs_np, ns = check_sweep(lrs, horizon, num_steps)
     n_max, order, rtol, atol, max_steps = _checked_args(
         loss, theta0, float(lrs_np[0]), int(ns.max()), order, rtol, atol, max_steps)
     grid = grid_size(n_max)

@@ -51,7 +51,8 @@ from .errors import fit_slope
 from .flat import flatten_problem, grid_size, unravel_stack
 from .models import warn_if_loss_not_smooth
 from .solve import DEFAULT_ATOL, DEFAULT_RTOL, default_max_steps, solve_rescaled
-from .validate import check_loss, check_lr, check_num_steps, check_theta, check_tolerance
+from .validate import (check_loss, check_lr, check_num_steps, check_sweep, check_theta,
+                       check_tolerance)
 
 #: The flows compared by :func:`eomlib.momentum.momentum_error_sweep`:
 #: name ↦ (order, shifted start).
@@ -438,24 +439,10 @@ def momentum_error_sweep(loss: Callable, theta0, lrs, beta, *, horizon: float | 
     the maximum over the run: with the shift, the first steps carry the decaying transient
     (:math:`e_0` is the shift itself, :math:`O(\eta)`).
     """
-    lrs_np = np.asarray(lrs, dtype=float)
-    if lrs_np.ndim != 1 or lrs_np.size == 0:
-        raise ValueError(
-            f"lrs must be a non-empty 1-D array of learning rates, got shape {lrs_np.shape}.")
-    for lr in lrs_np:
-        check_lr(lr)
     if isinstance(beta, jax.core.Tracer):
         raise ValueError("beta must be a concrete number in [0, 1) here (the sweep is over lrs).")
     check_beta(beta)
-    if (horizon is None) == (num_steps is None):
-        raise ValueError(
-            "give exactly one of horizon (a time T > 0) or num_steps (an integer >= 0).")
-    if horizon is not None:
-        if not (np.isfinite(horizon) and horizon > 0):
-            raise ValueError(f"horizon must be a finite time > 0, got {horizon}.")
-        ns = np.maximum(np.rint(horizon / lrs_np).astype(int), 1)
-    else:
-        ns = np.full(lrs_np.shape, check_num_steps(num_steps), dtype=int)
+    lrs_np, ns = check_sweep(lrs, horizon, num_steps)
     n_max, rtol, atol, max_steps = _checked_flow_args(loss, theta0, float(lrs_np[0]), beta,
                                                       int(ns.max()), rtol, atol, max_steps)
     warn_if_loss_not_smooth(loss, 1)

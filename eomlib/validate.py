@@ -113,3 +113,26 @@ def check_tolerance(value, name: str):
     if not (np.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a finite real number > 0, got {value}.")
     return float(value)
+
+
+def check_sweep(lrs, horizon=None, num_steps=None) -> tuple[np.ndarray, np.ndarray]:
+    """Learning rates of a sweep and their step counts: ``(lrs, ns)`` as numpy arrays.
+
+    ``lrs`` must be a non-empty 1-D array of valid learning rates; exactly one of ``horizon``
+    (a time T > 0: :math:`n_i = \max(1, \mathrm{round}(T/\eta_i))`) or ``num_steps`` (the
+    same n for every η) must be given.
+    """
+    lrs_np = np.asarray(lrs, dtype=float)
+    if lrs_np.ndim != 1 or lrs_np.size == 0:
+        raise ValueError(f"lrs must be a non-empty 1-D array of learning rates, got shape {lrs_np.shape}.")
+    for lr in lrs_np:
+        check_lr(lr)
+    if (horizon is None) == (num_steps is None):
+        raise ValueError("give exactly one of horizon (a time T > 0) or num_steps (an integer >= 0).")
+    if horizon is not None:
+        if not (np.isfinite(horizon) and horizon > 0):
+            raise ValueError(f"horizon must be a finite time > 0, got {horizon}.")
+        ns = np.maximum(np.rint(horizon / lrs_np).astype(int), 1)
+    else:
+        ns = np.full(lrs_np.shape, check_num_steps(num_steps), dtype=int)
+    return lrs_np, ns
