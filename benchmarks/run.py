@@ -13,10 +13,13 @@ XLA runs on one thread unless ``--multi-thread`` is given (steadier on a shared 
 2. Learning-rate sweep: GD, the order-0/1/2 EoM and their errors for 16 learning rates as one
    ``vmap``-batched call (``eomlib.error_sweep``) against a Python loop of 16 calls.
 3. Slider latency: the computation behind each chapter's learning-rate slider for a new η
-   after the first call, and how many times the loss was traced again (must be 0).
+   after the first call, how many times the loss was traced again and how many XLA programs
+   were compiled (both must be 0).
 4. ODE cost: vector-field evaluations per GD step at the default tolerances, and the error
    floor the solver attains in float64 against closed-form solutions.
 5. Book build (``--book``): ``tools/build_book.sh`` with 1 and with 2 Sphinx jobs.
+6. Paper scale (``--paper-scale``, for a GPU): GD and the order-0/1 EoM for 1000 steps on an
+   MNIST-size MLP 784-128-10 (d = 101 770), with compile and run times and the errors.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ def _parse(argv=None):
                         help="fewer repeats and only the digits network: a smoke test, not a measurement")
     parser.add_argument("--book", action="store_true",
                         help="also time the book build with 1 and 2 jobs (rebuilds _build/html)")
+    parser.add_argument("--paper-scale", action="store_true",
+                        help="also run GD and the order-0/1 EoM for 1000 steps on an MNIST-size MLP "
+                             "(d = 101 770): minutes on a GPU, far longer on a CPU")
     parser.add_argument("--multi-thread", action="store_true",
                         help="keep XLA's default thread pool (by default XLA runs on one thread, which "
                              "gives much steadier ratios on a shared 2-core machine)")
@@ -72,10 +78,11 @@ import numpy as np  # noqa: E402
 jax.config.update("jax_enable_x64", True)
 
 import eomlib  # noqa: E402
-from eomlib import data, invariance, models, toys  # noqa: E402
+from eomlib import data, invariance, models, momentum, spectra, toys  # noqa: E402
 from eomlib.fields import flat_eom_field  # noqa: E402
 from eomlib.flat import flatten_problem, grid_size  # noqa: E402
-from eomlib.solve import DEFAULT_ATOL, DEFAULT_RTOL, default_max_steps, solve_rescaled  # noqa: E402
+from eomlib.descent import gd_flat  # noqa: E402
+from eomlib.solve import DEFAULT_ATOL, DEFAULT_RTOL, default_max_steps, eom_flat, solve_rescaled  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- timing helpers
@@ -263,7 +270,8 @@ def slider_cases() -> dict:
     """Each chapter's slider computation (no plotting) on the chapter's default model.
 
     Every case maps a learning rate (chapter 3: ηλ_max) to the arrays its ``draw_live``
-    draws; losses are wrapped in a :class:`TraceCounter`.
+    draws (chapter 9's slider moves β); losses are wrapped in a :class:`TraceCounter`.
+    Chapter 7 has no slider (its figures come from fixed sweeps).
     """
     cases = {}
     valley, v0 = toys.curved_valley, jnp.array([1.8, 0.2])
@@ -292,18 +300,19 @@ def slider_cases() -> dict:
     theta_d = models.init_mlp(jax.random.PRNGKey(0), [64, 16, 10])
     c = TraceCounter(mlp_loss)
 
-    def ch4(lr, c=c, horizon=8.0):
-        steps = int(round(horizon / lr))
-        return (eomlib.discretization_error(c.loss, theta_d, lr, steps, 0),
-                eomlib.predicted_error(c.loss, theta_d, lr, steps, 0))
+    def ch4(lr, c=c, horizon=8.0, lr_min=0.1):
+        steps, bound = int(round(horizon / lr)), int(round(horizon / lr_min))
+        return (eomlib.discretization_error(c.loss, theta_d, lr, steps, 0, max_num_steps=bound),
+                eomlib.predicted_error(c.loss, theta_d, lr, steps, 0, max_num_steps=bound))
 
     cases["ch4 GF error and its prediction, digits MLP, T = 8"] = (c, ch4, [0.5, 0.1, 0.3, 0.7, 1.0, 1.5])
 
     ln_loss = models.cross_entropy_loss(models.layernorm_mlp, ds.x, ds.labels)
     c = TraceCounter(ln_loss)
-    cases["ch5 GD and order-1 EoM, layer-norm MLP, 50 steps"] = (
+    cases["ch5 GD and order-1 EoM (rtol 1e-6), layer-norm MLP, 50 steps"] = (
         c, lambda lr, c=c: (invariance.group_sq_norm(eomlib.gd_trajectory(c.loss, theta_d, lr, 50), lambda th: th[0]),
-                            invariance.group_sq_norm(eomlib.eom_trajectory(c.loss, theta_d, lr, 50, order=1),
+                            invariance.group_sq_norm(eomlib.eom_trajectory(c.loss, theta_d, lr, 50, order=1,
+                                                                           rtol=1e-6, atol=1e-8),
                                                      lambda th: th[0])),
         [0.2, 0.02, 0.1, 0.4, 0.6, 0.8])
 
@@ -315,25 +324,48 @@ def slider_cases() -> dict:
         invariance.weight_decayed(c.loss, lam), theta6, lr, 80), lambda th: th[-1]["b"]), in_axes=(0, None)))
     cases["ch6 GD's sum of output biases, 80 steps"] = (
         c, lambda lr: gd_sums(jnp.array([lr]), 0.25), [0.3, 0.02, 0.15, 0.45, 0.6, 0.8])
+
+    net8 = models.make_mlp([64, 16, 10], "tanh")
+    theta8 = jax.tree_util.tree_map(lambda p: 0.5 * p, net8.init(jax.random.PRNGKey(0)))
+    c = TraceCounter(models.make_loss(net8, ds, "mse"))
+    cases["ch8 GD and λ_max every 40 steps, digits MLP, 600 steps"] = (
+        c, lambda lr, c=c: spectra.sharpness_along(c.loss, eomlib.gd_trajectory(c.loss, theta8, lr, 600),
+                                                   every=40, num_iters=20),
+        [0.7, 0.3, 0.5, 0.9, 1.1, 1.2])
+
+    theta9 = jnp.array([1.8, 1.2])
+    c = TraceCounter(toys.curved_valley)
+    cases["ch9 HB, plain and modified momentum flows, 60 steps (β slider)"] = (
+        c, lambda b, c=c: (momentum.heavy_ball_trajectory(c.loss, theta9, 0.05, b, 60),
+                           momentum.momentum_flow_trajectory(c.loss, theta9, 0.05, b, 60, 0, False),
+                           momentum.momentum_flow_trajectory(c.loss, theta9, 0.05, b, 60, 1, True)),
+        [0.5, 0.0, 0.25, 0.65, 0.8, 0.9])
     return cases
 
 
+_COMPILES = []
+jax.monitoring.register_event_duration_secs_listener(
+    lambda event, duration, **kwargs: _COMPILES.append(duration)
+    if event == "/jax/core/compile/backend_compile_duration" else None)
+
+
 def bench_slider() -> dict:
+    """Each new slider value is visited once (the first visit is what a reader feels)."""
     out = {}
     for name, (counter, fn, values) in slider_cases().items():
         jax.block_until_ready(fn(values[0]))  # the first call compiles
-        before = counter.count
+        before, compiles_before = counter.count, len(_COMPILES)
         times = []
         for value in values[1:]:
             start = time.perf_counter()
             jax.block_until_ready(fn(value))
             times.append(time.perf_counter() - start)
-        retraces = counter.count - before
+        retraces, compiles = counter.count - before, len(_COMPILES) - compiles_before
         latency = 1e3 * statistics.median(times)
         out[name] = {"latency_ms": latency, "max_latency_ms": 1e3 * max(times), "retraces": retraces,
-                     "values": values, "target_ms": TARGETS["slider_ms"]}
-        print(f"  {name:52s} {latency:7.1f} ms per new η (max {1e3 * max(times):6.1f} ms), "
-              f"{retraces} retraces", flush=True)
+                     "xla_compiles": compiles, "values": values, "target_ms": TARGETS["slider_ms"]}
+        print(f"  {name:62s} {latency:7.1f} ms per new value (max {1e3 * max(times):6.1f} ms), "
+              f"{retraces} retraces of the loss, {compiles} XLA compilations", flush=True)
     return out
 
 
@@ -393,6 +425,64 @@ def bench_ode() -> dict:
     return out
 
 
+# ----------------------------------------------------------------------------- 6. paper scale
+
+def mnist_size_digits(n_train: int):
+    """scikit-learn's digits upsampled (bilinear) from 8×8 to 28×28: MNIST-size inputs, offline."""
+    ds = data.digits(n_train=n_train, seed=0)
+    images = jax.image.resize(ds.x.reshape(-1, 8, 8), (ds.x.shape[0], 28, 28), "bilinear")
+    return ds._replace(x=images.reshape(ds.x.shape[0], 784))
+
+
+def bench_paper_scale(quick: bool) -> dict:
+    """GD and the order-0/1 EoM for 1000 steps on a 784-128-10 tanh MLP (d = 101 770).
+
+    The inputs are MNIST-size (28×28) images: the digits upsampled, since the machines
+    that run this have no network (the MNIST loader needs one on first use).
+    """
+    n_train, num_steps = (128, 50) if quick else (1024, 1000)
+    ds = mnist_size_digits(n_train)
+    net = models.make_mlp([784, 128, 10], "tanh")
+    theta = net.init(jax.random.PRNGKey(0))
+    loss = models.make_loss(net, ds)
+    d = int(flatten_problem(loss, theta).x0.size)
+    lam = float(eomlib.sharpness(loss, theta))
+    lr = 0.5 / lam
+    grid, max_steps = grid_size(num_steps), default_max_steps(num_steps)
+    out = {"network": "MLP 784-128-10 tanh", "d": d, "n_train": n_train, "num_steps": num_steps,
+           "lambda_max0": lam, "lr": lr, "data": "digits upsampled to 28x28 (offline)"}
+    print(f"  MLP 784-128-10, d = {d}, {n_train} images, λ_max(θ0) = {lam:.3f}, η = 0.5/λ_max = {lr:.4f}, "
+          f"{num_steps} steps", flush=True)
+
+    def gd():
+        return gd_flat(loss, theta, lr, num_steps, grid)
+
+    start = time.perf_counter()
+    xs_gd, ok = jax.block_until_ready(gd())
+    out["gd_first_call_s"] = time.perf_counter() - start
+    out["gd_s"] = median_wall(gd, 3)
+    assert bool(ok)
+    print(f"  GD: first call (compiles) {out['gd_first_call_s']:.2f} s, then {out['gd_s']:.3f} s", flush=True)
+    for order in (0, 1):
+        def eom(order=order):
+            return eom_flat(loss, theta, lr, num_steps, grid, order, DEFAULT_RTOL, DEFAULT_ATOL, max_steps)
+
+        start = time.perf_counter()
+        xs, ok, stats = jax.block_until_ready(eom())
+        first = time.perf_counter() - start
+        run_s = median_wall(eom, 1 if not quick else 2)
+        errors = np.linalg.norm(np.asarray(xs[: num_steps + 1] - xs_gd[: num_steps + 1]), axis=-1)
+        row = {"first_call_s": first, "run_s": run_s, "ok": bool(ok),
+               "solver_steps": int(stats["num_accepted_steps"]), "rejected": int(stats["num_rejected_steps"]),
+               "max_error": float(errors.max()), "final_error": float(errors[-1]),
+               "final_loss_gd": float(loss(flatten_problem(loss, theta).unravel(xs_gd[num_steps])))}
+        out[f"order {order}"] = row
+        print(f"  order-{order} EoM: first call {first:.2f} s, then {run_s:.2f} s; {row['solver_steps']} solver "
+              f"steps ({row['rejected']} rejected); max_k ‖θ_EoM(kη) − θ_k‖ = {row['max_error']:.2e}", flush=True)
+    out["error_ratio_order0_over_order1"] = out["order 0"]["max_error"] / out["order 1"]["max_error"]
+    return out
+
+
 # ----------------------------------------------------------------------------- 5. book build
 
 def bench_book() -> dict:
@@ -430,6 +520,9 @@ def main(args) -> int:
     if "4" in sections:
         print("4. ODE cost at the default tolerances:")
         results["ode"] = bench_ode()
+    if args.paper_scale:
+        print("6. paper scale: 1000 steps on an MNIST-size network:")
+        results["paper_scale"] = bench_paper_scale(args.quick)
     if args.book:
         print("5. book build:")
         results["book"] = bench_book()

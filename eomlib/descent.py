@@ -9,8 +9,8 @@ import jax
 import jax.numpy as jnp
 
 from .blowup import all_finite, ensure_finite
-from .flat import flatten_problem, grid_size, unravel_stack
-from .validate import check_loss, check_lr, check_num_steps, check_theta
+from .flat import flatten_problem, grid_size, take_leading, unravel_stack
+from .validate import check_loss, check_lr, check_max_num_steps, check_num_steps, check_theta
 
 
 @partial(jax.jit, static_argnames=("loss", "grid"))
@@ -30,7 +30,7 @@ def gd_flat(loss: Callable, theta0, lr, num_steps, grid: int):
     return xs, all_finite(xs)
 
 
-def gd_trajectory(loss: Callable, theta0, lr, num_steps: int):
+def gd_trajectory(loss: Callable, theta0, lr, num_steps: int, *, max_num_steps: int | None = None):
     r"""The gradient-descent iterates :math:`\theta_0, \dots, \theta_n`.
 
     .. math::  \theta_{k+1} = \theta_k - \eta \nabla f(\theta_k)
@@ -40,6 +40,9 @@ def gd_trajectory(loss: Callable, theta0, lr, num_steps: int):
         theta0: the start θ_0 (pytree of finite float arrays).
         lr: the learning rate η > 0 (may be traced: ``jax.vmap`` over it for sweeps).
         num_steps: n ≥ 0.
+        max_num_steps: an upper bound on ``num_steps`` over calls that should share one
+            compilation (a slider whose n = round(T/η) varies: pass the largest n).  The
+            program is compiled for a power-of-two padded length; default ``num_steps``.
 
     Returns:
         A pytree like ``theta0`` whose leaves have a new leading axis of length n + 1.
@@ -49,15 +52,18 @@ def gd_trajectory(loss: Callable, theta0, lr, num_steps: int):
         DivergenceError: if the iterates overflow to NaN/inf; the message reports
             η·λ_max(θ_0).
     """
-    xs = gd_flat_checked(loss, theta0, lr, num_steps)
+    xs = gd_flat_checked(loss, theta0, lr, num_steps, max_num_steps)
     return unravel_stack(flatten_problem(loss, theta0).unravel, xs)
 
 
-def gd_flat_checked(loss, theta0, lr, num_steps):
-    """Validated :func:`gd_flat`; raises on overflow. Returns the flat iterates."""
+def gd_flat_checked(loss, theta0, lr, num_steps, max_num_steps=None, *, padded=False):
+    """Validated :func:`gd_flat`; raises on overflow. Returns the flat iterates (with
+    ``padded``, the whole padded grid: rows after ``num_steps`` repeat the last)."""
     check_lr(lr)
     num_steps = check_num_steps(num_steps)
+    grid = grid_size(check_max_num_steps(max_num_steps, num_steps))
     check_theta(theta0)
     check_loss(loss, theta0)
-    xs, ok = gd_flat(loss, theta0, lr, num_steps, grid_size(num_steps))
-    return ensure_finite(xs[: num_steps + 1], ok, "gradient descent", loss, theta0, lr)
+    xs, ok = gd_flat(loss, theta0, lr, num_steps, grid)
+    xs = ensure_finite(xs, ok, "gradient descent", loss, theta0, lr)
+    return xs if padded else take_leading(xs, num_steps + 1)

@@ -29,7 +29,7 @@ from .blowup import ensure_finite
 from .counterterms import TreeEvaluator, flat_counter_term_weights
 from .descent import gd_flat, gd_flat_checked
 from .fields import flat_eom_field
-from .flat import flatten_problem, grid_size
+from .flat import flatten_problem, take_leading
 from .solve import (
     DEFAULT_ATOL,
     DEFAULT_RTOL,
@@ -43,17 +43,26 @@ from .validate import check_sweep
 
 def discretization_error(loss: Callable, theta0, lr, num_steps: int, order: int, *,
                          rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-                         max_steps: int | None = None) -> jax.Array:
+                         max_steps: int | None = None,
+                         max_num_steps: int | None = None) -> jax.Array:
     r"""Measured error :math:`e_k = \|\theta_{\rm EoM}(k\eta) - \theta_k\|`, k = 0…n.
 
     ``order`` is the EoM order γ (0 = gradient flow).  At a fixed horizon
     :math:`T = n\eta`, :math:`\max_k e_k = O(\eta^{\gamma+1})`.  Works under ``jax.vmap``
-    over ``lr``.  Returns an array of shape ``(num_steps + 1,)``.
+    over ``lr``.  ``max_num_steps`` bounds ``num_steps`` over calls that should share one
+    compilation (a slider at a fixed horizon: pass round(T/η_min)).  Returns an array of
+    shape ``(num_steps + 1,)``.
     """
-    gd = gd_flat_checked(loss, theta0, lr, num_steps)
+    gd = gd_flat_checked(loss, theta0, lr, num_steps, max_num_steps, padded=True)
     eom = eom_flat_checked(loss, theta0, lr, num_steps, order, rtol=rtol, atol=atol,
-                           max_steps=max_steps)
-    return jnp.linalg.norm(eom - gd, axis=-1)
+                           max_steps=max_steps, max_num_steps=max_num_steps, padded=True)
+    return take_leading(_row_norms(eom - gd), num_steps + 1)
+
+
+@jax.jit
+def _row_norms(xs):
+    """Euclidean norm of each row (jitted on the padded grid: one program per grid size)."""
+    return jnp.linalg.norm(xs, axis=-1)
 
 
 @partial(jax.jit, static_argnames=("loss", "grid", "order", "rtol", "atol", "max_steps"))
@@ -79,27 +88,35 @@ def predicted_flat(loss, theta0, lr, num_steps, grid, order, rtol, atol, max_ste
 
 def predicted_error_vectors(loss: Callable, theta0, lr, num_steps: int, order: int, *,
                             rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-                            max_steps: int | None = None) -> jax.Array:
+                            max_steps: int | None = None,
+                            max_num_steps: int | None = None) -> jax.Array:
     """The predicted error vectors δ_k (flat, shape ``(n + 1, d)``), see module docstring."""
-    num_steps, order, rtol, atol, max_steps = _checked_args(
-        loss, theta0, lr, num_steps, order, rtol, atol, max_steps)
-    _, deltas, ok = predicted_flat(loss, theta0, lr, num_steps, grid_size(num_steps), order,
-                                   rtol, atol, max_steps)
-    return ensure_finite(deltas[: num_steps + 1], ok, f"the order-{order} error prediction", loss, theta0, lr)
+    num_steps, grid, order, rtol, atol, max_steps = _checked_args(
+        loss, theta0, lr, num_steps, order, rtol, atol, max_steps, max_num_steps)
+    return take_leading(_predicted_padded(loss, theta0, lr, num_steps, grid, order, rtol, atol,
+                                          max_steps), num_steps + 1)
+
+
+def _predicted_padded(loss, theta0, lr, num_steps, grid, order, rtol, atol, max_steps):
+    _, deltas, ok = predicted_flat(loss, theta0, lr, num_steps, grid, order, rtol, atol,
+                                   max_steps)
+    return ensure_finite(deltas, ok, f"the order-{order} error prediction", loss, theta0, lr)
 
 
 def predicted_error(loss: Callable, theta0, lr, num_steps: int, order: int, *,
                     rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-                    max_steps: int | None = None) -> jax.Array:
+                    max_steps: int | None = None, max_num_steps: int | None = None) -> jax.Array:
     r"""Leading-order prediction of :func:`discretization_error`: :math:`\|\delta(k\eta)\|`.
 
     :math:`\delta` solves :math:`\dot\delta = J\delta + \eta^{\gamma+1}\xi_{\gamma+1}(\theta)`,
     :math:`\delta(0)=0`, along the order-γ EoM solution (module docstring).  Its relative
-    deviation from the measured error is :math:`O(\eta)`.  Shape ``(num_steps + 1,)``.
+    deviation from the measured error is :math:`O(\eta)`.  ``max_num_steps`` as in
+    :func:`discretization_error`.  Shape ``(num_steps + 1,)``.
     """
-    deltas = predicted_error_vectors(loss, theta0, lr, num_steps, order, rtol=rtol, atol=atol,
-                                     max_steps=max_steps)
-    return jnp.linalg.norm(deltas, axis=-1)
+    num_steps, grid, order, rtol, atol, max_steps = _checked_args(
+        loss, theta0, lr, num_steps, order, rtol, atol, max_steps, max_num_steps)
+    deltas = _predicted_padded(loss, theta0, lr, num_steps, grid, order, rtol, atol, max_steps)
+    return take_leading(_row_norms(deltas), num_steps + 1)
 
 
 def fit_slope(lrs, errors) -> float:
@@ -150,9 +167,8 @@ def error_sweep(loss: Callable, theta0, lrs, order: int, *, horizon: float | Non
     One compilation serves every learning rate (the step counts are traced).
     """
     lrs_np, ns = check_sweep(lrs, horizon, num_steps)
-    n_max, order, rtol, atol, max_steps = _checked_args(
+    _, grid, order, rtol, atol, max_steps = _checked_args(
         loss, theta0, float(lrs_np[0]), int(ns.max()), order, rtol, atol, max_steps)
-    grid = grid_size(n_max)
     dtype = flatten_problem(loss, theta0).x0.dtype
     errors, ok = _sweep_flat(loss, theta0, jnp.asarray(lrs_np, dtype), jnp.asarray(ns), grid,
                              order, rtol, atol, max_steps)

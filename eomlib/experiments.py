@@ -273,9 +273,8 @@ def measured_and_predicted(loss, theta0, lrs: Sequence[float], ns: Sequence[int]
                            rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL) -> list:
     """Validated :func:`measured_and_predicted_flat`: one ``(gd_loss, measured, predicted)``
     triple of arrays of length n + 1 per learning rate.  Raises DivergenceError on overflow."""
-    n_max, order, rtol, atol, max_steps = _checked_args(loss, theta0, float(max(lrs)), int(max(ns)),
-                                                        order, rtol, atol, None)
-    grid = grid_size(n_max)
+    _, grid, order, rtol, atol, max_steps = _checked_args(loss, theta0, float(max(lrs)), int(max(ns)),
+                                                          order, rtol, atol, None)
     dtype = flatten_problem(loss, theta0).x0.dtype
     outs = measured_and_predicted_flat(loss, theta0, jnp.asarray(lrs, dtype), jnp.asarray(ns),
                                        grid, order, rtol, atol, max_steps)

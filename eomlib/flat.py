@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Callable, NamedTuple
 
 import jax
+import numpy as np
 from jax.flatten_util import ravel_pytree
 
 
@@ -34,9 +35,49 @@ def flatten_problem(loss: Callable, theta) -> FlatProblem:
     return FlatProblem(x0, unravel, flat_loss, flat_grad)
 
 
+def _concrete_on_cpu(x) -> bool:
+    if isinstance(x, jax.core.Tracer):
+        return False
+    devices = getattr(x, "devices", None)
+    return devices is None or all(d.platform == "cpu" for d in devices())
+
+
+def take_leading(xs, length: int):
+    """``xs[:length]`` along the leading axis, without compiling a program per length.
+
+    The solvers return arrays padded to a power-of-two grid; a slider whose step count
+    moves with η asks for a new length on almost every move, and an eager JAX slice (or a
+    ``vmap`` over the new shape) compiles a small XLA program for each new shape.  On the
+    CPU the slice is taken by numpy and placed with :func:`jax.device_put` (no
+    compilation, one copy; ``jnp.asarray`` would compile a program per shape); on accelerators and
+    for tracers it is an ordinary JAX slice.
+    """
+    if xs.shape[0] == length:
+        return xs
+    if _concrete_on_cpu(xs):
+        return jax.device_put(np.ascontiguousarray(np.asarray(xs)[:length]))
+    return xs[:length]
+
+
 def unravel_stack(unravel: Callable, xs: jax.Array):
-    """Unflatten a stack of flat vectors ``xs[k]`` into one pytree with a leading axis."""
-    return jax.vmap(unravel)(xs)
+    """Unflatten a stack of flat vectors ``xs[k]`` into one pytree with a leading axis.
+
+    On the CPU, for concrete arrays, the columns are split and reshaped with numpy (the leaf
+    shapes and dtypes come from :func:`jax.eval_shape`), so a new stack length compiles
+    nothing; otherwise ``jax.vmap(unravel)``.
+    """
+    if not _concrete_on_cpu(xs):
+        return jax.vmap(unravel)(xs)
+    template = jax.eval_shape(unravel, jax.ShapeDtypeStruct(xs.shape[1:], xs.dtype))
+    leaves, treedef = jax.tree_util.tree_flatten(template)
+    flat = np.asarray(xs)
+    out, start = [], 0
+    for leaf in leaves:
+        size = int(np.prod(leaf.shape, dtype=int))
+        block = flat[:, start:start + size].reshape((flat.shape[0], *leaf.shape))
+        out.append(jax.device_put(np.ascontiguousarray(block, dtype=leaf.dtype)))
+        start += size
+    return jax.tree_util.tree_unflatten(treedef, out)
 
 
 def grid_size(num_steps: int) -> int:

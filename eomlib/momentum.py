@@ -48,7 +48,7 @@ from jax.flatten_util import ravel_pytree
 
 from .blowup import all_finite, ensure_finite
 from .errors import fit_slope
-from .flat import flatten_problem, grid_size, unravel_stack
+from .flat import flatten_problem, grid_size, take_leading, unravel_stack
 from .models import warn_if_loss_not_smooth
 from .solve import DEFAULT_ATOL, DEFAULT_RTOL, default_max_steps, solve_rescaled
 from .validate import (check_loss, check_lr, check_num_steps, check_sweep, check_theta,
@@ -218,7 +218,7 @@ def heavy_ball_flat_checked(loss, theta0, lr, beta, num_steps):
     what = "heavy-ball momentum"
     if not isinstance(beta, jax.core.Tracer):
         what = _stability_note(beta)
-    return ensure_finite(xs[: num_steps + 1], ok, what, loss, theta0, lr)
+    return take_leading(ensure_finite(xs, ok, what, loss, theta0, lr), num_steps + 1)
 
 
 def momentum_counter_term(loss: Callable) -> Callable:
@@ -357,8 +357,8 @@ def momentum_flow_trajectory(loss: Callable, theta0, lr, beta, num_steps: int, o
     shift_factor = jnp.asarray(float(shift), problem.x0.dtype)  # traced: no recompilation
     xs, ok, _ = momentum_flow_flat(loss, theta0, lr, beta, shift_factor, num_steps,
                                    grid_size(num_steps), order, rtol, atol, max_steps)
-    xs = ensure_finite(xs[: num_steps + 1], ok, f"the order-{order} momentum flow", loss,
-                       theta0, lr)
+    xs = ensure_finite(xs, ok, f"the order-{order} momentum flow", loss, theta0, lr)
+    xs = take_leading(xs, num_steps + 1)
     return unravel_stack(problem.unravel, xs)
 
 

@@ -22,11 +22,12 @@ import jax.numpy as jnp
 
 from .blowup import ensure_finite
 from .fields import flat_eom_field
-from .flat import flatten_problem, grid_size, unravel_stack
+from .flat import flatten_problem, grid_size, take_leading, unravel_stack
 from .models import warn_if_loss_not_smooth
 from .validate import (
     check_loss,
     check_lr,
+    check_max_num_steps,
     check_num_steps,
     check_order,
     check_theta,
@@ -85,9 +86,12 @@ def eom_flat(loss, theta0, lr, num_steps, grid, order, rtol, atol, max_steps, me
                           grid, rtol, atol, max_steps)
 
 
-def _checked_args(loss, theta0, lr, num_steps, order, rtol, atol, max_steps):
+def _checked_args(loss, theta0, lr, num_steps, order, rtol, atol, max_steps, max_num_steps=None):
+    """Validated ``(num_steps, grid, order, rtol, atol, max_steps)``; ``grid`` is the static
+    save-grid length for ``max_num_steps`` (default ``num_steps``)."""
     check_lr(lr)
     num_steps = check_num_steps(num_steps)
+    bound = check_max_num_steps(max_num_steps, num_steps)
     order = check_order(order)
     check_theta(theta0)
     check_loss(loss, theta0)
@@ -95,26 +99,28 @@ def _checked_args(loss, theta0, lr, num_steps, order, rtol, atol, max_steps):
     rtol = check_tolerance(rtol, "rtol")
     atol = check_tolerance(atol, "atol")
     if max_steps is None:
-        max_steps = default_max_steps(num_steps)
+        max_steps = default_max_steps(bound)
     elif not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer or None, got {max_steps!r}.")
-    return num_steps, order, rtol, atol, max_steps
+    return num_steps, grid_size(bound), order, rtol, atol, max_steps
 
 
 def eom_flat_checked(loss, theta0, lr, num_steps, order, *, rtol=DEFAULT_RTOL,
-                     atol=DEFAULT_ATOL, max_steps=None, method="trees"):
-    """Validated :func:`eom_flat`; raises on overflow. Returns the flat solution."""
-    num_steps, order, rtol, atol, max_steps = _checked_args(
-        loss, theta0, lr, num_steps, order, rtol, atol, max_steps)
-    xs, ok, _ = eom_flat(loss, theta0, lr, num_steps, grid_size(num_steps), order, rtol, atol,
-                         max_steps, method)
-    return ensure_finite(xs[: num_steps + 1], ok, f"the order-{order} EoM solution", loss,
-                         theta0, lr)
+                     atol=DEFAULT_ATOL, max_steps=None, method="trees", max_num_steps=None,
+                     padded=False):
+    """Validated :func:`eom_flat`; raises on overflow. Returns the flat solution (with
+    ``padded``, the whole padded grid)."""
+    num_steps, grid, order, rtol, atol, max_steps = _checked_args(
+        loss, theta0, lr, num_steps, order, rtol, atol, max_steps, max_num_steps)
+    xs, ok, _ = eom_flat(loss, theta0, lr, num_steps, grid, order, rtol, atol, max_steps, method)
+    xs = ensure_finite(xs, ok, f"the order-{order} EoM solution", loss, theta0, lr)
+    return xs if padded else take_leading(xs, num_steps + 1)
 
 
 def eom_trajectory(loss: Callable, theta0, lr, num_steps: int, order: int, *,
                    rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-                   max_steps: int | None = None, method: str = "trees"):
+                   max_steps: int | None = None, method: str = "trees",
+                   max_num_steps: int | None = None):
     r"""The order-``order`` EoM solution sampled exactly at :math:`t_k = k\eta`, k = 0…n.
 
     Solves :math:`\dot\theta = -\nabla f - \eta\sum_{k\le order}\eta^{k-1}\xi_k` from
@@ -132,6 +138,8 @@ def eom_trajectory(loss: Callable, theta0, lr, num_steps: int, order: int, *,
         max_steps: solver step budget (default grows with ``num_steps``).
         method: ``"trees"`` or ``"recursion"`` (the slow reference), see
             :func:`eomlib.counter_terms`.
+        max_num_steps: an upper bound on ``num_steps`` over calls that should share one
+            compilation (see :func:`eomlib.gd_trajectory`); default ``num_steps``.
 
     Returns:
         A pytree like ``theta0`` with a leading axis of length n + 1, stacked like
@@ -143,5 +151,5 @@ def eom_trajectory(loss: Callable, theta0, lr, num_steps: int, order: int, *,
             reports η·λ_max(θ_0).
     """
     xs = eom_flat_checked(loss, theta0, lr, num_steps, order, rtol=rtol, atol=atol,
-                          max_steps=max_steps, method=method)
+                          max_steps=max_steps, method=method, max_num_steps=max_num_steps)
     return unravel_stack(flatten_problem(loss, theta0).unravel, xs)

@@ -70,6 +70,27 @@ def check_num_steps(num_steps) -> int:
     return int(num_steps)
 
 
+def check_max_num_steps(max_num_steps, num_steps: int) -> int:
+    """The padded length a run is compiled for: ``num_steps`` if ``max_num_steps`` is None,
+    else ``max_num_steps``, which must be an integer >= ``num_steps``.
+
+    Runs whose padded lengths fall in the same power-of-two bucket share one compilation;
+    a slider whose step count varies with η passes its largest step count here so that
+    every position reuses the same program.
+    """
+    if max_num_steps is None:
+        return num_steps
+    if isinstance(max_num_steps, (bool, np.bool_)) or not isinstance(max_num_steps, numbers.Integral):
+        raise ValueError(
+            f"max_num_steps must be None or an integer >= num_steps ({num_steps}), got {max_num_steps!r}."
+        )
+    if max_num_steps < num_steps:
+        raise ValueError(
+            f"max_num_steps must be None or an integer >= num_steps ({num_steps}), got {max_num_steps}."
+        )
+    return int(max_num_steps)
+
+
 def check_theta(theta, name: str = "theta0"):
     """Every leaf of the pytree ``theta`` must be a floating-point array of finite values."""
     leaves = jax.tree_util.tree_leaves(theta)
@@ -116,7 +137,7 @@ def check_tolerance(value, name: str):
 
 
 def check_sweep(lrs, horizon=None, num_steps=None) -> tuple[np.ndarray, np.ndarray]:
-    """Learning rates of a sweep and their step counts: ``(lrs, ns)`` as numpy arrays.
+    r"""Learning rates of a sweep and their step counts: ``(lrs, ns)`` as numpy arrays.
 
     ``lrs`` must be a non-empty 1-D array of valid learning rates; exactly one of ``horizon``
     (a time T > 0: :math:`n_i = \max(1, \mathrm{round}(T/\eta_i))`) or ``num_steps`` (the

@@ -121,6 +121,40 @@ def test_lr_change_does_not_recompile(tiny_net):
     assert len(traces) - count <= traced_gd_once * 3  # only gd's first trace (loss+grad+check)
 
 
+def test_slider_at_fixed_horizon_compiles_once(tiny_net):
+    """n = round(T/η) crosses power-of-two buckets as η moves; max_num_steps pins one grid."""
+    base_loss, theta = tiny_net
+    traces = []
+
+    def loss(th):
+        traces.append(1)
+        return base_loss(th)
+
+    horizon, lr_min = 2.0, 0.05
+    bound = int(round(horizon / lr_min))
+
+    def slider(lr):
+        n = int(round(horizon / lr))
+        return (eomlib.discretization_error(loss, theta, lr, n, 1, max_num_steps=bound),
+                eomlib.predicted_error(loss, theta, lr, n, 1, max_num_steps=bound))
+
+    slider(0.1)
+    count = len(traces)
+    for lr in (0.05, 0.3, 0.7, 0.13):  # n = 40, 7, 3, 15: four different power-of-two buckets
+        measured, predicted = slider(lr)
+        assert measured.shape == predicted.shape == (int(round(horizon / lr)) + 1,)
+    assert len(traces) == count
+    # padding changes nothing but the compiled length
+    lr, n = 0.3, 7
+    np.testing.assert_allclose(eomlib.discretization_error(base_loss, theta, lr, n, 1, max_num_steps=bound),
+                               eomlib.discretization_error(base_loss, theta, lr, n, 1), rtol=1e-8, atol=1e-14)
+    np.testing.assert_allclose(eomlib.gd_trajectory(base_loss, theta, lr, n, max_num_steps=bound)["w1"],
+                               eomlib.gd_trajectory(base_loss, theta, lr, n)["w1"], rtol=0, atol=0)
+    for bad in (n - 1, 7.5, True):
+        with pytest.raises(ValueError, match="max_num_steps must be None or an integer >= num_steps"):
+            eomlib.eom_trajectory(base_loss, theta, lr, n, 1, max_num_steps=bad)
+
+
 def test_vmap_over_lr_equals_loop(tiny_net):
     loss, theta = tiny_net
     lrs = jnp.array([0.05, 0.1, 0.2])
