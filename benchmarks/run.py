@@ -11,7 +11,8 @@ XLA runs on one thread unless ``--multi-thread`` is given (steadier on a shared 
    gradient, on the book's digits network and on a wider one (d ≈ 10⁵), and the time to
    trace, lower and compile the field (wall clock and the process's CPU time, medians of 3).
 2. Learning-rate sweep: GD, the order-0/1/2 EoM and their errors for 16 learning rates as one
-   ``vmap``-batched call (``eomlib.error_sweep``) against a Python loop of 16 calls.
+   batched call (``eomlib.error_sweep``: ``lax.map`` split over the cores on a CPU, ``vmap``
+   on a GPU; forced ``vmap`` shown too) against a Python loop of 16 calls.
 3. Slider latency: the computation behind each chapter's learning-rate slider for a new η
    after the first call, how many times the loss was traced again and how many XLA programs
    were compiled (both must be 0).
@@ -81,6 +82,7 @@ import eomlib  # noqa: E402
 from eomlib import data, invariance, models, momentum, spectra, toys  # noqa: E402
 from eomlib.fields import flat_eom_field  # noqa: E402
 from eomlib.flat import flatten_problem, grid_size  # noqa: E402
+from eomlib.batching import check_batching  # noqa: E402
 from eomlib.descent import gd_flat  # noqa: E402
 from eomlib.solve import DEFAULT_ATOL, DEFAULT_RTOL, default_max_steps, eom_flat, solve_rescaled  # noqa: E402
 
@@ -247,6 +249,9 @@ def bench_sweep(quick: bool, num_lrs: int = 16, num_steps: int = 20) -> dict:
         def batched():
             return eomlib.error_sweep(loss, theta, lrs, order, num_steps=num_steps).max_error
 
+        def vmapped():  # every member in lockstep (what "auto" picks on accelerators)
+            return eomlib.error_sweep(loss, theta, lrs, order, num_steps=num_steps, batching="vmap").max_error
+
         def looped():
             return np.array([float(eomlib.discretization_error(loss, theta, float(lr), num_steps, order).max())
                              for lr in lrs])
@@ -254,13 +259,16 @@ def bench_sweep(quick: bool, num_lrs: int = 16, num_steps: int = 20) -> dict:
         # the same errors up to the solver's tolerance (batched arithmetic rounds differently
         # and the adaptive steps follow); this first call also compiles both
         np.testing.assert_allclose(batched(), looped(), rtol=1e-5, atol=1e-10)
+        np.testing.assert_allclose(vmapped(), looped(), rtol=1e-5, atol=1e-10)
         t_b = median_wall(batched, repeats)
+        t_v = median_wall(vmapped, repeats)
         t_l = median_wall(looped, repeats)
-        out[f"order {order}"] = {"batched_s": t_b, "loop_s": t_l, "speedup": t_l / t_b,
+        out[f"order {order}"] = {"batched_s": t_b, "batching": check_batching("auto"), "vmap_s": t_v,
+                                 "loop_s": t_l, "speedup": t_l / t_b, "vmap_speedup": t_l / t_v,
                                  "target_speedup": TARGETS["sweep_speedup"]}
         print(f"  {num_lrs} learning rates, {num_steps} steps, order {order}: one batched call "
-              f"{t_b:6.3f} s, loop {t_l:6.3f} s, speed-up {t_l / t_b:4.1f}× (target ≥ "
-              f"{TARGETS['sweep_speedup']:g}×)", flush=True)
+              f"({check_batching('auto')}) {t_b:6.3f} s, forced vmap {t_v:6.3f} s, loop {t_l:6.3f} s, "
+              f"speed-up {t_l / t_b:4.1f}× (target ≥ {TARGETS['sweep_speedup']:g}×)", flush=True)
     return out
 
 

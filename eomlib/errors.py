@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .batching import check_batching, check_workers, map_members, run_split
 from .blowup import ensure_finite
 from .counterterms import TreeEvaluator, flat_counter_term_weights
 from .descent import gd_flat, gd_flat_checked
@@ -146,32 +147,46 @@ class ErrorSweep(NamedTuple):
         return fit_slope(self.lrs, self.max_error)
 
 
-@partial(jax.jit, static_argnames=("loss", "grid", "order", "rtol", "atol", "max_steps"))
-def _sweep_flat(loss, theta0, lrs, ns, grid, order, rtol, atol, max_steps):
+@partial(jax.jit, static_argnames=("loss", "grid", "order", "rtol", "atol", "max_steps", "batching"))
+def _sweep_flat(loss, theta0, lrs, ns, grid, order, rtol, atol, max_steps, batching="vmap"):
     def one(lr, n):
         gd, gd_ok = gd_flat(loss, theta0, lr, n, grid)
         eom, eom_ok, _ = eom_flat(loss, theta0, lr, n, grid, order, rtol, atol, max_steps)
         return jnp.linalg.norm(eom - gd, axis=-1), gd_ok & eom_ok
 
-    return jax.vmap(one)(lrs, ns)
+    return map_members(one, batching)(lrs, ns)
 
 
 def error_sweep(loss: Callable, theta0, lrs, order: int, *, horizon: float | None = None,
                 num_steps: int | None = None, rtol: float = DEFAULT_RTOL,
-                atol: float = DEFAULT_ATOL, max_steps: int | None = None) -> ErrorSweep:
-    r"""Discretization error for many learning rates in one ``vmap``-batched call.
+                atol: float = DEFAULT_ATOL, max_steps: int | None = None,
+                batching: str = "auto", workers: int | None = None) -> ErrorSweep:
+    r"""Discretization error for many learning rates in one batched call.
 
     Give either ``horizon`` (a fixed time T: learning rate :math:`\eta_i` runs
     :math:`n_i = \mathrm{round}(T/\eta_i)` steps, the setting in which
     :math:`\max_k e_k = O(\eta^{\gamma+1})`) or ``num_steps`` (the same n for all).
     One compilation serves every learning rate (the step counts are traced).
+
+    ``batching`` (:mod:`eomlib.batching`): ``"vmap"`` runs the learning rates side by side
+    (accelerators), ``"map"`` one after another inside the compiled program, split over
+    ``workers`` cores (default: all this process may use); ``"auto"`` takes ``"map"`` on a
+    CPU and ``"vmap"`` otherwise.  The errors agree to the solver's tolerance either way.
     """
     lrs_np, ns = check_sweep(lrs, horizon, num_steps)
+    batching = check_batching(batching)
     _, grid, order, rtol, atol, max_steps = _checked_args(
         loss, theta0, float(lrs_np[0]), int(ns.max()), order, rtol, atol, max_steps)
     dtype = flatten_problem(loss, theta0).x0.dtype
-    errors, ok = _sweep_flat(loss, theta0, jnp.asarray(lrs_np, dtype), jnp.asarray(ns), grid,
-                             order, rtol, atol, max_steps)
+
+    def call(lrs_part, ns_part):
+        return _sweep_flat(loss, theta0, np.asarray(lrs_part, dtype), np.asarray(ns_part), grid,
+                           order, rtol, atol, max_steps, batching)
+
+    if batching == "map":
+        errors, ok = run_split(call, (lrs_np, ns), check_workers(workers))
+    else:
+        errors, ok = call(lrs_np, ns)
     errors, ok = np.asarray(errors), np.asarray(ok)
     for i in np.nonzero(~ok)[0]:
         ensure_finite(jnp.asarray(errors[i]), False, f"the GD or order-{order} EoM run at lr={lrs_np[i]:g}",

@@ -66,6 +66,28 @@ def test_error_sweep_equals_single_runs(tiny_net):
         np.testing.assert_allclose(row[: n + 1], single, rtol=1e-8, atol=1e-14)
 
 
+def test_error_sweep_batchings_agree(tiny_net):
+    """lax.map split over 2 workers (5 members: chunks padded), vmap, and one worker: the
+    same rows in the order of lrs (to the solver's tolerance: vmap rounds differently and
+    its adaptive steps follow)."""
+    loss, theta = tiny_net
+    lrs = [0.2, 0.05, 0.1, 0.15, 0.025]
+    runs = {
+        "map, 2 workers": eomlib.error_sweep(loss, theta, lrs, 1, horizon=1.0, batching="map", workers=2),
+        "map, 1 worker": eomlib.error_sweep(loss, theta, lrs, 1, horizon=1.0, batching="map", workers=1),
+        "vmap": eomlib.error_sweep(loss, theta, lrs, 1, horizon=1.0, batching="vmap"),
+    }
+    for name, sweep in runs.items():
+        np.testing.assert_array_equal(sweep.lrs, lrs)
+        np.testing.assert_allclose(sweep.errors, runs["vmap"].errors, rtol=0, atol=1e-9, err_msg=name)
+    single = eomlib.discretization_error(loss, theta, 0.025, 40, 1)
+    np.testing.assert_allclose(runs["map, 2 workers"].errors[4, :41], single, rtol=1e-8, atol=1e-14)
+    with pytest.raises(ValueError, match="batching must be one of"):
+        eomlib.error_sweep(loss, theta, lrs, 1, horizon=1.0, batching="pmap")
+    with pytest.raises(ValueError, match="workers must be None"):
+        eomlib.error_sweep(loss, theta, lrs, 1, horizon=1.0, workers=0)
+
+
 def test_predicted_error_matches_measured_for_gradient_flow(tiny_net):
     loss, theta = tiny_net
     lr, n = 0.01, 100
