@@ -336,9 +336,9 @@ def slider_cases() -> dict:
     net8 = models.make_mlp([64, 16, 10], "tanh")
     theta8 = jax.tree_util.tree_map(lambda p: 0.5 * p, net8.init(jax.random.PRNGKey(0)))
     c = TraceCounter(models.make_loss(net8, ds, "mse"))
-    cases["ch8 GD and λ_max every 40 steps, digits MLP, 600 steps"] = (
+    cases["ch8 GD and λ_max every 60 steps, digits MLP, 600 steps"] = (
         c, lambda lr, c=c: spectra.sharpness_along(c.loss, eomlib.gd_trajectory(c.loss, theta8, lr, 600),
-                                                   every=40, num_iters=20),
+                                                   every=60, num_iters=20),
         [0.7, 0.3, 0.5, 0.9, 1.1, 1.2])
 
     theta9 = jnp.array([1.8, 1.2])

@@ -35,11 +35,23 @@ def flatten_problem(loss: Callable, theta) -> FlatProblem:
     return FlatProblem(x0, unravel, flat_loss, flat_grad)
 
 
-def _concrete_on_cpu(x) -> bool:
+HOST_SLICE_MAX_ELEMENTS = 1 << 20
+"""Arrays up to this size (8 MiB in float64) are trimmed on the host on any device."""
+
+
+def _host_sliceable(x) -> bool:
+    """A concrete array that is cheap to trim on the host: on the CPU, or small."""
     if isinstance(x, jax.core.Tracer):
         return False
     devices = getattr(x, "devices", None)
-    return devices is None or all(d.platform == "cpu" for d in devices())
+    on_cpu = devices is None or all(d.platform == "cpu" for d in devices())
+    return on_cpu or x.size <= HOST_SLICE_MAX_ELEMENTS
+
+
+def _home(x):
+    """The single device holding ``x`` (None: several, or not a JAX array)."""
+    devices = x.devices() if hasattr(x, "devices") else ()
+    return next(iter(devices)) if len(devices) == 1 else None
 
 
 def take_leading(xs, length: int):
@@ -48,25 +60,26 @@ def take_leading(xs, length: int):
     The solvers return arrays padded to a power-of-two grid; a slider whose step count
     moves with η asks for a new length on almost every move, and an eager JAX slice (or a
     ``vmap`` over the new shape) compiles a small XLA program for each new shape.  On the
-    CPU the slice is taken by numpy and placed with :func:`jax.device_put` (no
-    compilation, one copy; ``jnp.asarray`` would compile a program per shape); on accelerators and
-    for tracers it is an ordinary JAX slice.
+    CPU, and for small arrays on any device, the slice is taken by numpy and placed with
+    :func:`jax.device_put` (no compilation, one copy; ``jnp.asarray`` would compile a
+    program per shape).  Large arrays on accelerators, and tracers, get an ordinary JAX
+    slice.
     """
     if xs.shape[0] == length:
         return xs
-    if _concrete_on_cpu(xs):
-        return jax.device_put(np.ascontiguousarray(np.asarray(xs)[:length]))
+    if _host_sliceable(xs):
+        return jax.device_put(np.ascontiguousarray(np.asarray(xs)[:length]), _home(xs))
     return xs[:length]
 
 
 def unravel_stack(unravel: Callable, xs: jax.Array):
     """Unflatten a stack of flat vectors ``xs[k]`` into one pytree with a leading axis.
 
-    On the CPU, for concrete arrays, the columns are split and reshaped with numpy (the leaf
-    shapes and dtypes come from :func:`jax.eval_shape`), so a new stack length compiles
-    nothing; otherwise ``jax.vmap(unravel)``.
+    On the CPU (and for small concrete arrays anywhere) the columns are split and reshaped
+    with numpy (the leaf shapes and dtypes come from :func:`jax.eval_shape`), so a new stack
+    length compiles nothing; otherwise ``jax.vmap(unravel)``.
     """
-    if not _concrete_on_cpu(xs):
+    if not _host_sliceable(xs):
         return jax.vmap(unravel)(xs)
     template = jax.eval_shape(unravel, jax.ShapeDtypeStruct(xs.shape[1:], xs.dtype))
     leaves, treedef = jax.tree_util.tree_flatten(template)
@@ -75,7 +88,7 @@ def unravel_stack(unravel: Callable, xs: jax.Array):
     for leaf in leaves:
         size = int(np.prod(leaf.shape, dtype=int))
         block = flat[:, start:start + size].reshape((flat.shape[0], *leaf.shape))
-        out.append(jax.device_put(np.ascontiguousarray(block, dtype=leaf.dtype)))
+        out.append(jax.device_put(np.ascontiguousarray(block, dtype=leaf.dtype), _home(xs)))
         start += size
     return jax.tree_util.tree_unflatten(treedef, out)
 

@@ -51,8 +51,8 @@ from .errors import fit_slope
 from .flat import flatten_problem, grid_size, take_leading, unravel_stack
 from .models import warn_if_loss_not_smooth
 from .solve import DEFAULT_ATOL, DEFAULT_RTOL, default_max_steps, solve_rescaled
-from .validate import (check_loss, check_lr, check_num_steps, check_sweep, check_theta,
-                       check_tolerance)
+from .validate import (check_loss, check_lr, check_num_steps, check_real_scalar, check_sweep,
+                       check_theta, check_tolerance)
 
 #: The flows compared by :func:`eomlib.momentum.momentum_error_sweep`:
 #: name ↦ (order, shifted start).
@@ -69,25 +69,8 @@ VARIANTS = {
 
 def check_beta(beta):
     """``beta`` must be a real scalar in [0, 1). Returns it unchanged (tracers pass through)."""
-    if isinstance(beta, (bool, np.bool_)):
-        raise ValueError(f"beta must be a real number in [0, 1), got the boolean {beta!r}.")
-    if isinstance(beta, jax.core.Tracer):
-        if jnp.shape(beta) != ():
-            raise ValueError(
-                f"beta must be a scalar, got a traced array of shape {jnp.shape(beta)}.")
-        return beta
-    arr = np.asarray(beta)
-    if arr.shape != ():
-        raise ValueError(
-            f"beta must be a scalar in [0, 1), got an array of shape {arr.shape}; "
-            "to sweep momenta use jax.vmap over beta."
-        )
-    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise ValueError(f"beta must be a real number in [0, 1), got {beta!r}.")
-    value = float(arr)
-    if not (np.isfinite(value) and 0.0 <= value < 1.0):
-        raise ValueError(f"beta must be in [0, 1) (valid range: 0 <= beta < 1), got {value}.")
-    return beta
+    return check_real_scalar(beta, "beta", low=0.0, high=1.0, low_inclusive=True,
+                             sweep_hint="to sweep momenta use jax.vmap over beta")
 
 
 def check_momentum_order(order) -> int:

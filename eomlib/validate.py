@@ -25,27 +25,40 @@ def is_concrete(x) -> bool:
     return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(x))
 
 
+def check_real_scalar(value, name: str, *, low: float, high: float = np.inf,
+                      low_inclusive: bool = False, sweep_hint: str = ""):
+    """``value`` must be a real scalar in the range from ``low`` to ``high`` (``high``
+    excluded; ``low`` included if ``low_inclusive``).  Tracers pass through (only their
+    shape is checked).  Returns ``value`` unchanged; every error names ``name`` and the range.
+    """
+    lower = f"{low:g} {'<=' if low_inclusive else '<'} {name}"
+    valid = f"{lower} < {'inf' if np.isinf(high) else f'{high:g}'}"
+    if np.isinf(high):
+        kind = f"a finite real number {'>=' if low_inclusive else '>'} {low:g}"
+    else:
+        kind = f"a real number in {'[' if low_inclusive else '('}{low:g}, {high:g})"
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be {kind}, got the boolean {value!r}.")
+    if isinstance(value, jax.core.Tracer):
+        if jnp.shape(value) != ():
+            raise ValueError(f"{name} must be a scalar, got a traced array of shape {jnp.shape(value)}.")
+        return value
+    arr = np.asarray(value)
+    if arr.shape != ():
+        raise ValueError(f"{name} must be a scalar ({kind}), got an array of shape {arr.shape}"
+                         + (f"; {sweep_hint}." if sweep_hint else "."))
+    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise ValueError(f"{name} must be {kind}, got {value!r}.")
+    number = float(arr)
+    inside = (number >= low if low_inclusive else number > low) and number < high
+    if not (np.isfinite(number) and inside):
+        raise ValueError(f"{name} must be {kind} (valid range: {valid}), got {number}.")
+    return value
+
+
 def check_lr(lr):
     """``lr`` must be a finite scalar > 0. Returns it unchanged (tracers pass through)."""
-    if isinstance(lr, (bool, np.bool_)):
-        raise ValueError(f"lr must be a finite real number > 0, got the boolean {lr!r}.")
-    if not isinstance(lr, jax.core.Tracer):
-        arr = np.asarray(lr)
-        if arr.shape != ():
-            raise ValueError(
-                f"lr must be a scalar (a finite real number > 0), got an array of shape {arr.shape}; "
-                "to sweep learning rates use jax.vmap over lr."
-            )
-        if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-            raise ValueError(f"lr must be a finite real number > 0, got {lr!r}.")
-        value = float(arr)
-        if not np.isfinite(value):
-            raise ValueError(f"lr must be a finite real number > 0, got {value}.")
-        if value <= 0:
-            raise ValueError(f"lr must be > 0 (valid range: 0 < lr < inf), got {value}.")
-    elif jnp.shape(lr) != ():
-        raise ValueError(f"lr must be a scalar, got a traced array of shape {jnp.shape(lr)}.")
-    return lr
+    return check_real_scalar(lr, "lr", low=0.0, sweep_hint="to sweep learning rates use jax.vmap over lr")
 
 
 def check_order(order) -> int:
