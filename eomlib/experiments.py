@@ -645,7 +645,8 @@ def run_invariance(problem: Problem, scale: Scale, bar=None) -> dict | None:
     / :math:`|\lambda|_{\max}(\theta_0)` rounded down to one digit (power iteration finds the
     eigenvalue of largest magnitude, which for a layer-normalised network at initialisation
     can be negative; the magnitude is what matters, since the EoM series in
-    :math:`\eta\lambda` converges for :math:`|\eta\lambda| < 1` whatever the sign), the weight decay :math:`\lambda` = ``inv_decay_times_lr``/η.  Two
+    :math:`\eta\lambda` converges for :math:`|\eta\lambda| < 1` whatever the sign), the
+    weight decay :math:`\lambda` = ``inv_decay_times_lr``/η.  Two
     compiled programs: GD for the five runs of :func:`invariance_runs` (``vmap``), and GF and
     the order-1 EoM for the first four (``lax.map``).
 

@@ -69,7 +69,7 @@ def lr_slider(draw: Callable[[float], None], *, lr_min: float, lr_max: float, va
             "In this static page, use the precomputed player and the static figure instead.*"
         )
     import ipywidgets as widgets
-    from IPython.display import clear_output, display
+    from IPython.display import clear_output
 
     if log:
         import math
