@@ -200,3 +200,24 @@ def test_sharpness_matches_dense_eigenvalue(tiny_net, quadratic):
     eig = np.linalg.eigvalsh(np.asarray(h))
     top = eig[np.argmax(np.abs(eig))]
     assert abs(float(eomlib.sharpness(loss, theta, num_iters=500)) - top) < 1e-6 * abs(top)
+
+
+def test_host_trimming_and_unflattening_match_jax():
+    """take_leading / unravel_stack (numpy on the CPU) equal the JAX slice and vmap(unravel),
+    leaf dtypes included, on a pytree that mixes float32 and float64 leaves."""
+    from jax.flatten_util import ravel_pytree
+
+    from eomlib.flat import take_leading, unravel_stack
+
+    theta = {"a": jnp.ones((2, 3), jnp.float32), "b": [jnp.arange(4.0), jnp.asarray(0.5)]}
+    x, unravel = ravel_pytree(theta)
+    xs = jnp.stack([x, 2 * x, 3 * x])
+    host, ref = unravel_stack(unravel, xs), jax.vmap(unravel)(xs)
+    assert jax.tree_util.tree_structure(host) == jax.tree_util.tree_structure(ref)
+    for h, r in zip(jax.tree_util.tree_leaves(host), jax.tree_util.tree_leaves(ref)):
+        assert h.dtype == r.dtype and h.shape == r.shape
+        np.testing.assert_array_equal(h, r)
+    np.testing.assert_array_equal(take_leading(xs, 2), xs[:2])
+    assert take_leading(xs, 3) is xs
+    traced = jax.jit(lambda a: take_leading(a, 2))(xs)  # tracers take the JAX slice
+    np.testing.assert_array_equal(traced, xs[:2])
