@@ -176,11 +176,6 @@ def modified_field_term(field: Callable, x, j: int) -> jax.Array:
     return _linear(_curve_plan_values(plan, field, x), plan.outputs[j - 1])
 
 
-def flat_counter_term_weights(k: int) -> dict:
-    """:math:`\\xi_k` as ``{tree: float}`` over elementary differentials of ``F = -g``."""
-    return {t: float(c) for t, c in _trees.counter_term_trees(k)}
-
-
 def flat_modified_field_weights(order: int, lr) -> dict:
     r"""The order-``order`` EoM field :math:`\sum_{j\le order+1}\eta^{j-1}F_j` as tree weights."""
     weights: dict = {}

@@ -27,7 +27,7 @@ import numpy as np
 
 from .batching import check_batching, check_workers, map_members, run_split
 from .blowup import ensure_finite
-from .counterterms import TreeEvaluator, flat_counter_term_weights
+from .counterterms import modified_field_term
 from .descent import gd_flat, gd_flat_checked
 from .fields import flat_eom_field
 from .flat import flatten_problem, take_leading
@@ -71,7 +71,6 @@ def predicted_flat(loss, theta0, lr, num_steps, grid, order, rtol, atol, max_ste
     """Flat EoM solution and predicted error vectors δ_k (stacked), a finiteness flag."""
     problem = flatten_problem(loss, theta0)
     field = flat_eom_field(problem.grad, order)
-    next_weights = flat_counter_term_weights(order + 1)
 
     def negated_grad(x):
         return -problem.grad(x)
@@ -79,7 +78,7 @@ def predicted_flat(loss, theta0, lr, num_steps, grid, order, rtol, atol, max_ste
     def tau_field(y, eta):
         x, eps = y
         fx, jeps = jax.jvp(lambda z: field(z, eta), (x,), (eps,))
-        source = TreeEvaluator(negated_grad, x).combination(next_weights)
+        source = -modified_field_term(negated_grad, x, order + 2)  # ξ_{γ+1} = −F_{γ+2}
         return eta * fx, eta * (jeps + source)
 
     y0 = (problem.x0, jnp.zeros_like(problem.x0))
