@@ -36,6 +36,7 @@ from typing import Callable, Mapping
 import jax
 
 from . import trees as _trees
+from .cse import eliminate_common_subexpressions
 from .flat import flatten_problem
 from .models import warn_if_loss_not_smooth
 from .validate import check_order
@@ -153,9 +154,23 @@ def _curve_plan_values(plan, field: Callable, x) -> list:
     return values
 
 
+CSE_FROM_ORDER = 2
+"""Modified fields of this order and above are traced through
+:func:`eomlib.cse.eliminate_common_subexpressions` (below it there is nothing to share)."""
+
+
+def _deduplicated(fn: Callable, order: int) -> Callable:
+    return eliminate_common_subexpressions(fn) if order >= CSE_FROM_ORDER else fn
+
+
 def modified_field(field: Callable, x, order: int, lr) -> jax.Array:
     r"""The order-``order`` modified field :math:`\sum_{j\le order+1}\eta^{j-1}F_j(x)` of
-    ``field`` (:math:`F = -\nabla f`, flat), ``lr`` = η possibly traced."""
+    ``field`` (:math:`F = -\nabla f`, flat), ``lr`` = η possibly traced.  From order
+    ``CSE_FROM_ORDER`` on, the repeated derivatives are bound once (:mod:`eomlib.cse`)."""
+    return _deduplicated(lambda y, eta: _modified_field(field, y, order, eta), order)(x, lr)
+
+
+def _modified_field(field: Callable, x, order: int, lr) -> jax.Array:
     plan = _trees.curve_plan(order) if order in CURVE_ORDERS else None
     if plan is None:
         return TreeEvaluator(field, x).combination(flat_modified_field_weights(order, lr))
@@ -169,6 +184,10 @@ def modified_field(field: Callable, x, order: int, lr) -> jax.Array:
 
 def modified_field_term(field: Callable, x, j: int) -> jax.Array:
     """:math:`F_j(x)` alone (:math:`\\xi_k = -F_{k+1}`)."""
+    return _deduplicated(lambda y: _modified_field_term(field, y, j), j - 1)(x)
+
+
+def _modified_field_term(field: Callable, x, j: int) -> jax.Array:
     plan = _trees.curve_plan(j - 1) if j - 1 in CURVE_ORDERS else None
     if plan is None:
         weights = {t: float(c) for t, c in _trees.modified_field_term(j)}

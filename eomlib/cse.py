@@ -1,0 +1,125 @@
+r"""Common-subexpression elimination of a traced function, before XLA sees it.
+
+Nested forward-mode derivatives repeat work.  The counter terms evaluate derivatives such as
+:math:`F''[F, F]` and :math:`F'''[F, F, F]` of the same gradient along the same arrays, and
+every ``jax.jvp`` level re-emits the operations of the levels below it, so the traced program
+holds many equations that compute the same value from the same inputs (at order 4 on the
+book's digits network, 7,223 equations of which 1,094 are distinct; 831 matrix products of
+which 87 are distinct).  XLA's own common-subexpression pass leaves much of that in place
+(measured on a 64-512-128-10 network: the order-4 field costs about 21 gradients as traced by
+JAX, 12 once deduplicated here).
+
+:func:`eliminate_common_subexpressions` traces a function once to a jaxpr, inlines the
+``jit`` calls inside it, and binds every distinct equation once: an equation is identified by
+its primitive, its parameters and its inputs (the values already bound, or the literals), the
+two operands of a commutative operation (``add``, ``mul``, …) in a canonical order.  The first
+occurrence is kept and its outputs serve every repetition, so the result is the very same
+computation with the repetitions removed (IEEE addition and multiplication are commutative,
+so swapping their operands does not change a bit).  Equations with side effects are never
+merged.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import jax
+import numpy as np
+from jax._src import core
+
+_COMMUTATIVE = frozenset({"add", "add_any", "mul", "and", "or", "xor", "eq", "ne"})
+_INLINED = frozenset({"jit", "pjit", "closed_call", "core_call"})
+
+
+def _param_key(value):
+    """A hashable stand-in for an equation parameter, equal only for equal parameters."""
+    if isinstance(value, (tuple, list)):
+        return (type(value).__name__,) + tuple(_param_key(v) for v in value)
+    if isinstance(value, dict):
+        return ("dict",) + tuple(sorted((k, _param_key(v)) for k, v in value.items()))
+    if isinstance(value, np.ndarray):
+        return ("ndarray", value.dtype.str, value.shape, value.tobytes())
+    try:
+        hash(value)
+    except TypeError:
+        return ("id", id(value))
+    return (type(value).__name__, value)
+
+
+def _literal_key(literal):
+    value = np.asarray(literal.val)
+    return ("literal", str(literal.aval), value.dtype.str, value.tobytes())
+
+
+def _equation_key(eqn, inputs, input_keys):
+    del inputs
+    keys = tuple(input_keys)
+    if eqn.primitive.name in _COMMUTATIVE:
+        keys = tuple(sorted(keys, key=repr))
+    params = tuple(sorted((name, _param_key(v)) for name, v in eqn.params.items()))
+    return (eqn.primitive.name, keys, params)
+
+
+def _evaluate(jaxpr, consts, args, memo: dict, alive: list) -> list:
+    """Evaluate ``jaxpr``, binding each distinct equation once (``memo``: key → outputs)."""
+    env: dict = {}
+
+    def read(atom):
+        return atom.val if isinstance(atom, core.Literal) else env[atom]
+
+    def key_of(atom):
+        return _literal_key(atom) if isinstance(atom, core.Literal) else ("value", id(env[atom]))
+
+    for var, value in zip(jaxpr.constvars, consts):
+        env[var] = value
+    for var, value in zip(jaxpr.invars, args):
+        env[var] = value
+    alive.extend(consts)
+    alive.extend(args)
+    for eqn in jaxpr.eqns:
+        inputs = [read(a) for a in eqn.invars]
+        if eqn.effects:
+            outs = _bind(eqn, inputs)
+        elif eqn.primitive.name in _INLINED:
+            inner = eqn.params["jaxpr"]
+            outs = _evaluate(inner.jaxpr, inner.consts, inputs, memo, alive)
+        else:
+            key = _equation_key(eqn, inputs, [key_of(a) for a in eqn.invars])
+            outs = memo.get(key)
+            if outs is None:
+                outs = memo[key] = _bind(eqn, inputs)
+                alive.extend(outs)  # ids stay unique while the pass runs
+        for var, value in zip(eqn.outvars, outs):
+            if not isinstance(var, core.DropVar):
+                env[var] = value
+    return [read(a) for a in jaxpr.outvars]
+
+
+def _bind(eqn, inputs) -> list:
+    params = eqn.primitive.get_bind_params(eqn.params)
+    with eqn.ctx.manager:
+        out = eqn.primitive.bind(*inputs, **params)
+    return list(out) if eqn.primitive.multiple_results else [out]
+
+
+def eliminate_common_subexpressions(fn: Callable) -> Callable:
+    """``fn`` (arrays or pytrees of arrays in and out) with repeated computations bound once.
+
+    The returned function traces ``fn`` to a jaxpr at every call and evaluates that jaxpr
+    with each distinct equation bound once (module docstring); it composes with ``jit``,
+    ``jvp``, ``grad`` and ``vmap`` like ``fn``.  Its results equal ``fn``'s (XLA may fuse the
+    smaller program differently, which changes round-off only).
+    """
+
+    @functools.wraps(fn)
+    def wrapped(*args):
+        flat_args, in_tree = jax.tree_util.tree_flatten(args)
+        closed, out_shape = jax.make_jaxpr(
+            lambda *flat: fn(*jax.tree_util.tree_unflatten(in_tree, flat)), return_shape=True
+        )(*flat_args)
+        alive: list = []
+        outs = _evaluate(closed.jaxpr, closed.consts, flat_args, {}, alive)
+        return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(out_shape), outs)
+
+    return wrapped
