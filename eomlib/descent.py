@@ -22,7 +22,9 @@ def gd_flat(loss: Callable, theta0, lr, num_steps, grid: int):
     problem = flatten_problem(loss, theta0)
 
     def step(x, k):
-        x_next = jnp.where(k < num_steps, x - lr * problem.grad(x), x)
+        # cond, not where: past num_steps (a padded grid) no gradient is computed; under
+        # vmap both branches run, as where would.
+        x_next = jax.lax.cond(k < num_steps, lambda y: y - lr * problem.grad(y), lambda y: y, x)
         return x_next, x_next
 
     _, xs = jax.lax.scan(step, problem.x0, jnp.arange(grid))

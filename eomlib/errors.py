@@ -38,6 +38,7 @@ from .solve import (
     eom_flat,
     eom_flat_checked,
     solve_rescaled,
+    solve_saved,
 )
 from .validate import check_sweep
 
@@ -156,6 +157,31 @@ def _sweep_flat(loss, theta0, lrs, ns, grid, order, rtol, atol, max_steps, batch
     return map_members(one, batching)(lrs, ns)
 
 
+SHARED_FLOW_MAX_ELEMENTS = 2**25
+"""Largest ``m·(grid + 1)·d`` (the saved gradient flow of a whole sweep) for which an
+order-0 :func:`error_sweep` solves gradient flow once for all learning rates."""
+
+
+@partial(jax.jit, static_argnames=("loss", "grid", "rtol", "atol", "max_steps", "batching"))
+def _gf_sweep_flat(loss, theta0, lrs, ns, grid, rtol, atol, max_steps, batching="vmap"):
+    r"""Order 0: gradient flow does not depend on η, so one solve in real time t, saved at
+    every :math:`t = k\eta_i` (k ≤ n_i) of every learning rate, serves the whole sweep."""
+    problem = flatten_problem(loss, theta0)
+    times = (jnp.minimum(jnp.arange(grid + 1)[None, :], ns[:, None]) * lrs[:, None]).reshape(-1)
+    order = jnp.argsort(times)
+    rank = jnp.zeros_like(order).at[order].set(jnp.arange(order.size))
+    t1 = jnp.maximum(times[order[-1]], jnp.max(lrs))  # all n = 0: integrate to one η
+    flow, flow_ok, _ = solve_saved(lambda x, _: -problem.grad(x), problem.x0, None, times[order],
+                                   t1, rtol, atol, max_steps)
+    flows = flow[rank].reshape(lrs.shape + (grid + 1, -1))
+
+    def one(lr, n, gf):
+        gd, gd_ok = gd_flat(loss, theta0, lr, n, grid)
+        return jnp.linalg.norm(gf - gd, axis=-1), gd_ok & flow_ok
+
+    return map_members(one, batching)(lrs, ns, flows)
+
+
 def error_sweep(loss: Callable, theta0, lrs, order: int, *, horizon: float | None = None,
                 num_steps: int | None = None, rtol: float = DEFAULT_RTOL,
                 atol: float = DEFAULT_ATOL, max_steps: int | None = None,
@@ -171,19 +197,27 @@ def error_sweep(loss: Callable, theta0, lrs, order: int, *, horizon: float | Non
     (accelerators), ``"map"`` one after another inside the compiled program, split over
     ``workers`` cores (default: all this process may use); ``"auto"`` takes ``"map"`` on a
     CPU and ``"vmap"`` otherwise.  The errors agree to the solver's tolerance either way.
+
+    At order 0 gradient flow is the same for every η: it is solved once, in real time, and
+    saved at every :math:`t = k\eta_i` (unless that would hold more than
+    ``SHARED_FLOW_MAX_ELEMENTS`` numbers); only the GD runs are batched.
     """
     lrs_np, ns = check_sweep(lrs, horizon, num_steps)
     batching = check_batching(batching)
     _, grid, order, rtol, atol, max_steps = _checked_args(
         loss, theta0, float(lrs_np[0]), int(ns.max()), order, rtol, atol, max_steps)
-    dtype = flatten_problem(loss, theta0).x0.dtype
+    x0 = flatten_problem(loss, theta0).x0
+    dtype, workers = x0.dtype, check_workers(workers)
 
     def call(lrs_part, ns_part):
         return _sweep_flat(loss, theta0, np.asarray(lrs_part, dtype), np.asarray(ns_part), grid,
                            order, rtol, atol, max_steps, batching)
 
-    if batching == "map":
-        errors, ok = run_split(call, (lrs_np, ns), check_workers(workers))
+    if order == 0 and len(lrs_np) * (grid + 1) * x0.size <= SHARED_FLOW_MAX_ELEMENTS:
+        errors, ok = _gf_sweep_flat(loss, theta0, np.asarray(lrs_np, dtype), np.asarray(ns), grid, rtol,
+                                    atol, max_steps, batching)
+    elif batching == "map":
+        errors, ok = run_split(call, (lrs_np, ns), workers)
     else:
         errors, ok = call(lrs_np, ns)
     errors, ok = np.asarray(errors), np.asarray(ok)

@@ -56,15 +56,24 @@ def solve_rescaled(field_tau: Callable, y0, lr, num_steps, grid: int, rtol: floa
     """
     dtype = jax.tree_util.tree_leaves(y0)[0].dtype
     ts = jnp.minimum(jnp.arange(grid + 1), num_steps).astype(dtype)
-    term = diffrax.ODETerm(lambda tau, y, args: field_tau(y, args))
+    t1 = jnp.maximum(num_steps, 1).astype(dtype)  # n = 0: integrate to 1, save only τ = 0
+    return solve_saved(field_tau, y0, lr, ts, t1, rtol, atol, max_steps)
+
+
+def solve_saved(field: Callable, y0, args, ts, t1, rtol: float, atol: float, max_steps: int):
+    """Solve ``dy/dt = field(y, args)`` from t = 0 to ``t1``, saved at the non-decreasing
+    times ``ts`` (≤ t1), with the solver and step-size control of :func:`solve_rescaled`.
+    Returns ``(ys, ok, stats)`` as that does."""
+    dtype = jax.tree_util.tree_leaves(y0)[0].dtype
+    term = diffrax.ODETerm(lambda t, y, a: field(y, a))
     sol = diffrax.diffeqsolve(
         term,
         diffrax.Dopri8(),
         t0=jnp.zeros((), dtype),
-        t1=jnp.maximum(num_steps, 1).astype(dtype),  # n = 0: integrate to 1, save only τ = 0
+        t1=t1,
         dt0=None,
         y0=y0,
-        args=lr,
+        args=args,
         saveat=diffrax.SaveAt(ts=ts),
         stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
         max_steps=max_steps,

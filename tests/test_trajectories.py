@@ -88,6 +88,25 @@ def test_error_sweep_batchings_agree(tiny_net):
         eomlib.error_sweep(loss, theta, lrs, 1, horizon=1.0, workers=0)
 
 
+@pytest.mark.parametrize("steps", [{"horizon": 1.0}, {"num_steps": 7}])
+def test_order0_sweep_solves_gradient_flow_once(tiny_net, steps, monkeypatch):
+    """Order 0: one gradient-flow solve saved at every t = kη_i equals a solve per learning
+    rate (both to the solver's tolerance), and the gradient is traced for one flow only."""
+    from eomlib import errors
+
+    loss, theta = tiny_net
+    lrs = [0.2, 0.05, 0.1, 0.15, 0.025]
+    shared = eomlib.error_sweep(loss, theta, lrs, 0, **steps)
+    monkeypatch.setattr(errors, "SHARED_FLOW_MAX_ELEMENTS", 0)  # one solve per learning rate
+    separate = eomlib.error_sweep(loss, theta, lrs, 0, **steps)
+    np.testing.assert_array_equal(shared.num_steps, separate.num_steps)
+    np.testing.assert_allclose(shared.errors, separate.errors, rtol=1e-7, atol=1e-11)
+    for i in (0, 4):
+        single = eomlib.discretization_error(loss, theta, lrs[i], int(shared.num_steps[i]), 0)
+        np.testing.assert_allclose(shared.errors[i, : len(single)], single, rtol=1e-7, atol=1e-11)
+    assert shared.errors[:, 0].max() == 0.0 and shared.max_error.min() > 1e-4
+
+
 def test_predicted_error_matches_measured_for_gradient_flow(tiny_net):
     loss, theta = tiny_net
     lr, n = 0.01, 100
