@@ -163,11 +163,17 @@ def _deduplicated(fn: Callable, order: int) -> Callable:
     return eliminate_common_subexpressions(fn) if order >= CSE_FROM_ORDER else fn
 
 
+def modified_field_fn(field: Callable, order: int) -> Callable:
+    r"""``(x, lr) ↦`` :func:`modified_field` ``(field, x, order, lr)`` as one function: from
+    order ``CSE_FROM_ORDER`` on its repeated derivatives are bound once (:mod:`eomlib.cse`),
+    and it is traced once however often a solver calls it."""
+    return _deduplicated(lambda y, eta: _modified_field(field, y, order, eta), order)
+
+
 def modified_field(field: Callable, x, order: int, lr) -> jax.Array:
     r"""The order-``order`` modified field :math:`\sum_{j\le order+1}\eta^{j-1}F_j(x)` of
-    ``field`` (:math:`F = -\nabla f`, flat), ``lr`` = η possibly traced.  From order
-    ``CSE_FROM_ORDER`` on, the repeated derivatives are bound once (:mod:`eomlib.cse`)."""
-    return _deduplicated(lambda y, eta: _modified_field(field, y, order, eta), order)(x, lr)
+    ``field`` (:math:`F = -\nabla f`, flat), ``lr`` = η possibly traced."""
+    return modified_field_fn(field, order)(x, lr)
 
 
 def _modified_field(field: Callable, x, order: int, lr) -> jax.Array:
@@ -182,9 +188,15 @@ def _modified_field(field: Callable, x, order: int, lr) -> jax.Array:
     return sum(w * values[i] for i, w in weights.items())
 
 
+def modified_field_term_fn(field: Callable, j: int) -> Callable:
+    """``x ↦`` :func:`modified_field_term` ``(field, x, j)`` as one function (see
+    :func:`modified_field_fn`)."""
+    return _deduplicated(lambda y: _modified_field_term(field, y, j), j - 1)
+
+
 def modified_field_term(field: Callable, x, j: int) -> jax.Array:
     """:math:`F_j(x)` alone (:math:`\\xi_k = -F_{k+1}`)."""
-    return _deduplicated(lambda y: _modified_field_term(field, y, j), j - 1)(x)
+    return modified_field_term_fn(field, j)(x)
 
 
 def _modified_field_term(field: Callable, x, j: int) -> jax.Array:

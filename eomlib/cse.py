@@ -106,20 +106,30 @@ def _bind(eqn, inputs) -> list:
 def eliminate_common_subexpressions(fn: Callable) -> Callable:
     """``fn`` (arrays or pytrees of arrays in and out) with repeated computations bound once.
 
-    The returned function traces ``fn`` to a jaxpr at every call and evaluates that jaxpr
-    with each distinct equation bound once (module docstring); it composes with ``jit``,
-    ``jvp``, ``grad`` and ``vmap`` like ``fn``.  Its results equal ``fn``'s (XLA may fuse the
-    smaller program differently, which changes round-off only).
+    The returned function traces ``fn`` to a jaxpr and evaluates that jaxpr with each
+    distinct equation bound once (module docstring); it composes with ``jit``, ``jvp``,
+    ``grad`` and ``vmap`` like ``fn``.  Its results equal ``fn``'s (XLA may fuse the smaller
+    program differently, which changes round-off only).  The jaxpr is kept for later calls
+    with arguments of the same shapes and dtypes when it closes over no traced value (an
+    ODE solver traces its vector field several times: ``fn`` is then traced once).
     """
+    cache: dict = {}
 
     @functools.wraps(fn)
     def wrapped(*args):
         flat_args, in_tree = jax.tree_util.tree_flatten(args)
-        closed, out_shape = jax.make_jaxpr(
-            lambda *flat: fn(*jax.tree_util.tree_unflatten(in_tree, flat)), return_shape=True
-        )(*flat_args)
+        key = (in_tree, tuple(jax.typeof(a) for a in flat_args))
+        traced = cache.get(key)
+        if traced is None:
+            closed, out_shape = jax.make_jaxpr(
+                lambda *flat: fn(*jax.tree_util.tree_unflatten(in_tree, flat)), return_shape=True
+            )(*flat_args)
+            traced = (closed, jax.tree_util.tree_structure(out_shape))
+            if not any(isinstance(c, core.Tracer) for c in closed.consts):
+                cache[key] = traced
+        closed, out_tree = traced
         alive: list = []
         outs = _evaluate(closed.jaxpr, closed.consts, flat_args, {}, alive)
-        return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(out_shape), outs)
+        return jax.tree_util.tree_unflatten(out_tree, outs)
 
     return wrapped

@@ -27,7 +27,7 @@ import numpy as np
 
 from .batching import check_batching, check_workers, map_members, run_split
 from .blowup import ensure_finite
-from .counterterms import modified_field_term
+from .counterterms import modified_field_term_fn
 from .descent import gd_flat, gd_flat_checked
 from .fields import flat_eom_field
 from .flat import flatten_problem, take_leading
@@ -76,11 +76,12 @@ def predicted_flat(loss, theta0, lr, num_steps, grid, order, rtol, atol, max_ste
     def negated_grad(x):
         return -problem.grad(x)
 
+    source_term = modified_field_term_fn(negated_grad, order + 2)  # ξ_{γ+1} = −F_{γ+2}
+
     def tau_field(y, eta):
         x, eps = y
         fx, jeps = jax.jvp(lambda z: field(z, eta), (x,), (eps,))
-        source = -modified_field_term(negated_grad, x, order + 2)  # ξ_{γ+1} = −F_{γ+2}
-        return eta * fx, eta * (jeps + source)
+        return eta * fx, eta * (jeps - source_term(x))
 
     y0 = (problem.x0, jnp.zeros_like(problem.x0))
     (xs, eps), ok, _ = solve_rescaled(tau_field, y0, lr, num_steps, grid, rtol, atol, max_steps)

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from .counterterms import _reference_fields, modified_field
+from .counterterms import _reference_fields, modified_field_fn
 from .flat import flatten_problem
 from .models import warn_if_loss_not_smooth
 from .validate import check_order
@@ -34,10 +34,7 @@ def flat_eom_field(grad: Callable, order: int, *, method: str = "trees") -> Call
         fields = _reference_fields(field_fn, order)
         return lambda x, lr: sum(lr ** (j - 1) * fields[j - 1](x) for j in range(1, order + 2))
 
-    def field(x, lr):
-        return modified_field(field_fn, x, order, lr)
-
-    return field
+    return modified_field_fn(field_fn, order)
 
 
 def eom_vector_field(loss: Callable, order: int, *, method: str = "trees") -> Callable:

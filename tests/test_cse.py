@@ -100,3 +100,34 @@ def test_deduplicated_field_equals_the_traced_one(digits_mlp, order, monkeypatch
     n_plain = count(plain_field, theta, 0.3, primitive="dot_general")
     np.testing.assert_allclose(flat(deduplicated), flat(plain), rtol=1e-12, atol=1e-15)
     assert n_dedup < (0.5 if order < 4 else 0.15) * n_plain  # matrix products: 24/53, 48/108, 87/831
+
+
+def test_traced_once_per_signature_unless_it_closes_over_a_tracer():
+    traces = []
+
+    def fn(x):
+        traces.append(x.shape)
+        return jnp.sin(x) * jnp.sin(x)
+
+    once = cse(fn)
+    x = jnp.linspace(0.0, 1.0, 4)
+    expected = fn(x)
+    for _ in range(3):
+        np.testing.assert_array_equal(once(x), expected)
+    jax.jit(once)(x + 1)  # same shapes and dtype: the kept jaxpr serves the jit trace too
+    assert traces.count((4,)) == 2  # fn(x) itself, and one trace for all the wrapper's calls
+    once(jnp.ones(5))
+    assert traces.count((5,)) == 1
+
+    scale = {}
+    closing = cse(lambda y: jnp.sin(y) * scale["a"])
+
+    @jax.jit
+    def outer(a, y):
+        scale["a"] = a  # the traced a becomes a constant of the jaxpr: not kept
+        return closing(y)
+
+    np.testing.assert_allclose(outer(2.0, x), 2.0 * jnp.sin(x), rtol=1e-15)
+    scale["a"] = 5.0
+    np.testing.assert_allclose(closing(x), 5.0 * jnp.sin(x), rtol=1e-15)
+    np.testing.assert_allclose(outer(3.0, x + 0.5), 3.0 * jnp.sin(x + 0.5), rtol=1e-15)
