@@ -131,3 +131,24 @@ def test_traced_once_per_signature_unless_it_closes_over_a_tracer():
     scale["a"] = 5.0
     np.testing.assert_allclose(closing(x), 5.0 * jnp.sin(x), rtol=1e-15)
     np.testing.assert_allclose(outer(3.0, x + 0.5), 3.0 * jnp.sin(x + 0.5), rtol=1e-15)
+
+
+def test_fields_through_scan_cond_and_custom_jvp_equal_the_recursion():
+    """Losses whose jaxprs hold control flow (scan, cond) and custom_jvp functions (softplus):
+    the deduplicated order-2 field equals the literal recursion."""
+    key = jax.random.PRNGKey(0)
+    xs = jax.random.normal(key, (6, 4, 2))
+
+    def loss(th):
+        def step(h, x):
+            h = jax.nn.softplus(h @ th["u"] + x @ th["w"]) - 0.5
+            return h, jnp.sum(h)
+
+        h, outs = jax.lax.scan(step, jnp.zeros((4, 3)), xs)
+        z = jax.lax.cond(jnp.sum(h) > 100.0, lambda v: v * 2.0, jnp.sin, h)
+        return jnp.mean(z**2) + 0.01 * jnp.sum(outs)
+
+    theta = {"u": 0.3 * jax.random.normal(key, (3, 3)), "w": jax.random.normal(jax.random.PRNGKey(2), (2, 3))}
+    fast = jax.jit(eomlib.eom_vector_field(loss, 2))(theta, 0.1)
+    ref = eomlib.eom_vector_field(loss, 2, method="recursion")(theta, 0.1)
+    np.testing.assert_allclose(flat(fast), flat(ref), rtol=1e-10, atol=1e-13)
