@@ -154,9 +154,11 @@ def _curve_plan_values(plan, field: Callable, x) -> list:
     return values
 
 
-CSE_FROM_ORDER = 2
+CSE_FROM_ORDER = 1
 """Modified fields of this order and above are traced through
-:func:`eomlib.cse.eliminate_common_subexpressions` (below it there is nothing to share)."""
+:func:`eomlib.cse.eliminate_common_subexpressions` (order 0 is the gradient alone).  At order
+1 XLA already shares most of the gradient and its ``jvp``, but not all: through a layer norm
+the order-1 solve of chapter 5 runs about 15 % faster deduplicated."""
 
 
 def _deduplicated(fn: Callable, order: int) -> Callable:

@@ -28,6 +28,7 @@ import numpy as np
 from .batching import check_batching, check_workers, map_members, run_split
 from .blowup import ensure_finite
 from .counterterms import modified_field_term_fn
+from .cse import eliminate_common_subexpressions
 from .descent import gd_flat, gd_flat_checked
 from .fields import flat_eom_field
 from .flat import flatten_problem, take_leading
@@ -78,6 +79,7 @@ def predicted_flat(loss, theta0, lr, num_steps, grid, order, rtol, atol, max_ste
 
     source_term = modified_field_term_fn(negated_grad, order + 2)  # ξ_{γ+1} = −F_{γ+2}
 
+    @eliminate_common_subexpressions  # the jvp and the source share their derivatives at x
     def tau_field(y, eta):
         x, eps = y
         fx, jeps = jax.jvp(lambda z: field(z, eta), (x,), (eps,))
