@@ -22,11 +22,16 @@ merged.
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Callable
 
 import jax
 import numpy as np
-from jax._src import core
+
+try:  # JAX internals: a release that moves them gets the plain computation (_fall_back)
+    from jax._src import core
+except ImportError:  # pragma: no cover
+    core = None
 
 _COMMUTATIVE = frozenset({"add", "add_any", "mul", "and", "or", "xor", "eq", "ne"})
 _INLINED = frozenset({"jit", "pjit", "closed_call", "core_call"})
@@ -117,18 +122,46 @@ def eliminate_common_subexpressions(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapped(*args):
         flat_args, in_tree = jax.tree_util.tree_flatten(args)
-        key = (in_tree, tuple(jax.typeof(a) for a in flat_args))
-        traced = cache.get(key)
-        if traced is None:
-            closed, out_shape = jax.make_jaxpr(
-                lambda *flat: fn(*jax.tree_util.tree_unflatten(in_tree, flat)), return_shape=True
-            )(*flat_args)
-            traced = (closed, jax.tree_util.tree_structure(out_shape))
-            if not any(isinstance(c, core.Tracer) for c in closed.consts):
-                cache[key] = traced
-        closed, out_tree = traced
-        alive: list = []
-        outs = _evaluate(closed.jaxpr, closed.consts, flat_args, {}, alive)
+        try:
+            if core is None:
+                raise ImportError("jax._src.core is not available")
+            key = (in_tree, tuple(jax.typeof(a) for a in flat_args))
+        except Exception as err:  # noqa: BLE001 - see _fall_back
+            return _fall_back(fn, args, err)
+        closed, out_tree = _traced(fn, cache, key, flat_args, in_tree)
+        try:
+            outs = _evaluate(closed.jaxpr, closed.consts, flat_args, {}, [])
+        except Exception as err:  # noqa: BLE001 - see _fall_back
+            return _fall_back(fn, args, err)
         return jax.tree_util.tree_unflatten(out_tree, outs)
 
     return wrapped
+
+
+def _traced(fn, cache: dict, key, flat_args, in_tree):
+    """``fn``'s closed jaxpr and output structure, kept in ``cache`` under ``key`` (the
+    argument signature) when they close over no traced value."""
+    traced = cache.get(key)
+    if traced is None:
+        closed, out_shape = jax.make_jaxpr(
+            lambda *flat: fn(*jax.tree_util.tree_unflatten(in_tree, flat)), return_shape=True
+        )(*flat_args)
+        traced = (closed, jax.tree_util.tree_structure(out_shape))
+        if not any(isinstance(c, getattr(core, "Tracer", ())) for c in closed.consts):
+            cache[key] = traced
+    return traced
+
+
+_WARNED: list = []
+
+
+def _fall_back(fn, args, err):
+    """The jaxpr walk uses JAX internals (``jax._src.core``) that a JAX release other than
+    the ones tested may change.  Then ``fn`` runs as traced, with the same values and without
+    the speed-up, after one warning; an error of ``fn`` itself is raised again there."""
+    if not _WARNED:
+        _WARNED.append(err)
+        warnings.warn(f"eomlib.cse: repeated computations are not deduplicated with jax "
+                      f"{jax.__version__} ({type(err).__name__}: {err}); the results are the same, "
+                      f"only slower.", RuntimeWarning, stacklevel=3)
+    return fn(*args)

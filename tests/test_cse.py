@@ -1,6 +1,8 @@
 """Common-subexpression elimination (eomlib.cse): same values, fewer equations, nothing merged
 that differs."""
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -152,3 +154,27 @@ def test_fields_through_scan_cond_and_custom_jvp_equal_the_recursion():
     fast = jax.jit(eomlib.eom_vector_field(loss, 2))(theta, 0.1)
     ref = eomlib.eom_vector_field(loss, 2, method="recursion")(theta, 0.1)
     np.testing.assert_allclose(flat(fast), flat(ref), rtol=1e-10, atol=1e-13)
+
+
+def test_falls_back_to_the_plain_function_with_one_warning(monkeypatch):
+    """If the jaxpr walk fails (JAX internals changed in another release), the function runs
+    as traced, with the same values, after one RuntimeWarning."""
+    from eomlib import cse as cse_module
+
+    def broken(*args, **kwargs):
+        raise AttributeError("no such internal")
+
+    monkeypatch.setattr(cse_module, "_evaluate", broken)
+    monkeypatch.setattr(cse_module, "_WARNED", [])
+    x = jnp.linspace(0.0, 1.0, 4)
+    w = jnp.ones((3, 4)) / 3
+    with pytest.warns(RuntimeWarning, match="not deduplicated"):
+        out = cse(repeated)(x[None, :3], w)
+    ref = repeated(x[None, :3], w)
+    for a, b in zip(jax.tree_util.tree_leaves(out), jax.tree_util.tree_leaves(ref)):
+        np.testing.assert_array_equal(a, b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once only
+        jax.jit(cse(repeated))(x[None, :3], w)
+    with pytest.raises(TypeError):  # an error of the function itself still surfaces
+        cse(lambda v: v @ jnp.ones((5, 5)))(x)
