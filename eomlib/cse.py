@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover
     core = None
 
 _COMMUTATIVE = frozenset({"add", "add_any", "mul", "and", "or", "xor", "eq", "ne"})
-_INLINED = frozenset({"jit", "pjit", "closed_call", "core_call"})
+_INLINED = frozenset({"jit", "pjit"})  # calls whose params hold their ClosedJaxpr as "jaxpr"
 
 
 def _param_key(value):
@@ -66,7 +66,11 @@ def _equation_key(eqn, input_keys):
 
 
 def _evaluate(jaxpr, consts, args, memo: dict, alive: list) -> list:
-    """Evaluate ``jaxpr``, binding each distinct equation once (``memo``: key → outputs)."""
+    """Evaluate ``jaxpr``, binding each distinct equation once (``memo``: key → outputs).
+
+    Keys hold the ids of their input values, so every value must outlive the pass: the
+    arguments, constants and ``memo`` hold theirs, ``alive`` the outputs of effectful
+    equations (never memoised)."""
     env: dict = {}
 
     def read(atom):
@@ -79,12 +83,11 @@ def _evaluate(jaxpr, consts, args, memo: dict, alive: list) -> list:
         env[var] = value
     for var, value in zip(jaxpr.invars, args):
         env[var] = value
-    alive.extend(consts)
-    alive.extend(args)
     for eqn in jaxpr.eqns:
         inputs = [read(a) for a in eqn.invars]
         if eqn.effects:
             outs = _bind(eqn, inputs)
+            alive.extend(outs)
         elif eqn.primitive.name in _INLINED:
             inner = eqn.params["jaxpr"]
             outs = _evaluate(inner.jaxpr, inner.consts, inputs, memo, alive)
@@ -93,7 +96,6 @@ def _evaluate(jaxpr, consts, args, memo: dict, alive: list) -> list:
             outs = memo.get(key)
             if outs is None:
                 outs = memo[key] = _bind(eqn, inputs)
-                alive.extend(outs)  # ids stay unique while the pass runs
         for var, value in zip(eqn.outvars, outs):
             if not isinstance(var, core.DropVar):
                 env[var] = value

@@ -91,7 +91,7 @@ def test_error_sweep_batchings_agree(tiny_net):
 @pytest.mark.parametrize("steps", [{"horizon": 1.0}, {"num_steps": 7}])
 def test_order0_sweep_solves_gradient_flow_once(tiny_net, steps, monkeypatch):
     """Order 0: one gradient-flow solve saved at every t = kη_i equals a solve per learning
-    rate (both to the solver's tolerance), and the gradient is traced for one flow only."""
+    rate and the single-η discretization_error (to the solver's tolerance)."""
     from eomlib import errors
 
     loss, theta = tiny_net
