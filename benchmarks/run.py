@@ -318,11 +318,14 @@ def slider_cases() -> dict:
 
     ln_loss = models.cross_entropy_loss(models.layernorm_mlp, ds.x, ds.labels)
     c = TraceCounter(ln_loss)
+
+    def layer1(th):  # the chapter's selector, defined once
+        return th[0]
+
     cases["ch5 GD and order-1 EoM (rtol 1e-6), layer-norm MLP, 50 steps"] = (
-        c, lambda lr, c=c: (invariance.group_sq_norm(eomlib.gd_trajectory(c.loss, theta_d, lr, 50), lambda th: th[0]),
+        c, lambda lr, c=c: (invariance.group_sq_norm(eomlib.gd_trajectory(c.loss, theta_d, lr, 50), layer1),
                             invariance.group_sq_norm(eomlib.eom_trajectory(c.loss, theta_d, lr, 50, order=1,
-                                                                           rtol=1e-6, atol=1e-8),
-                                                     lambda th: th[0])),
+                                                                           rtol=1e-6, atol=1e-8), layer1)),
         [0.2, 0.02, 0.1, 0.4, 0.6, 0.8])
 
     key_net, key_bias = jax.random.split(jax.random.PRNGKey(0))

@@ -55,7 +55,7 @@ def gd_trajectory(loss: Callable, theta0, lr, num_steps: int, *, max_num_steps: 
             η·λ_max(θ_0).
     """
     xs = gd_flat_checked(loss, theta0, lr, num_steps, max_num_steps)
-    return unravel_stack(flatten_problem(loss, theta0).unravel, xs)
+    return unravel_stack(theta0, xs)
 
 
 def gd_flat_checked(loss, theta0, lr, num_steps, max_num_steps=None, *, padded=False):

@@ -72,24 +72,27 @@ def take_leading(xs, length: int):
     return xs[:length]
 
 
-def unravel_stack(unravel: Callable, xs: jax.Array):
-    """Unflatten a stack of flat vectors ``xs[k]`` into one pytree with a leading axis.
+def unravel_stack(like, xs: jax.Array):
+    """Unflatten a stack of flat vectors ``xs[k]`` (ravelled like the pytree ``like``, with
+    :func:`jax.flatten_util.ravel_pytree`) into one pytree with a leading axis.
 
     On the CPU (and for small concrete arrays anywhere) the columns are split and reshaped
-    with numpy (the leaf shapes and dtypes come from :func:`jax.eval_shape`), so a new stack
-    length compiles nothing; otherwise ``jax.vmap(unravel)``.
+    with numpy, the leaf shapes and dtypes read off ``like`` itself: a new stack length
+    compiles nothing and nothing is traced.  Otherwise ``jax.vmap`` of the unravel function.
     """
     if not _host_sliceable(xs):
-        return jax.vmap(unravel)(xs)
-    template = jax.eval_shape(unravel, jax.ShapeDtypeStruct(xs.shape[1:], xs.dtype))
-    leaves, treedef = jax.tree_util.tree_flatten(template)
+        return jax.vmap(ravel_pytree(like)[1])(xs)
+    leaves, treedef = jax.tree_util.tree_flatten(like)
     flat = np.asarray(xs)
     out, start = [], 0
     for leaf in leaves:
-        size = int(np.prod(leaf.shape, dtype=int))
-        block = flat[:, start:start + size].reshape((flat.shape[0], *leaf.shape))
-        out.append(jax.device_put(np.ascontiguousarray(block, dtype=leaf.dtype), _home(xs)))
+        shape, dtype = np.shape(leaf), jax.numpy.result_type(leaf)
+        size = int(np.prod(shape, dtype=int))
+        block = flat[:, start:start + size].reshape((flat.shape[0], *shape))
+        out.append(jax.device_put(np.ascontiguousarray(block, dtype=dtype), _home(xs)))
         start += size
+    if start != flat.shape[-1]:
+        raise ValueError(f"xs holds vectors of length {flat.shape[-1]}, but like ravels to {start}.")
     return jax.tree_util.tree_unflatten(treedef, out)
 
 

@@ -66,9 +66,13 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from .flat import flatten_problem
+from .memo import FunctionMemo, signature
 from .validate import check_lr, check_num_steps, check_order, is_concrete
 
 # --------------------------------------------------------------------------- groups
+
+
+_FUNCTION_MASKS = FunctionMemo()
 
 
 def group_mask(theta, selector=None) -> jax.Array:
@@ -76,11 +80,34 @@ def group_mask(theta, selector=None) -> jax.Array:
 
     ``selector`` is ``None`` (all parameters), a function ``theta ↦ sub-pytree`` (leaves or
     slices of θ) or a boolean mask pytree with θ's structure (see the module docstring).
+    A function's mask depends only on the structure, shapes and dtypes of θ; it is computed
+    once per function and kind of θ (:mod:`eomlib.memo`), so define a selector once (not
+    as a fresh ``lambda`` in every call) where speed matters.
 
     Raises:
         ValueError: if the selector does not pick a non-empty set of distinct parameters
             of θ, or a mask pytree does not match θ's structure or shapes.
     """
+    if callable(selector):
+        known = _FUNCTION_MASKS.get(selector, signature(theta))
+        if known is not None:
+            return known
+    mask = _group_mask(theta, selector)
+    if callable(selector) and is_concrete(mask):
+        _FUNCTION_MASKS.put(selector, signature(theta), mask)
+    return mask
+
+
+def _trajectory_mask(traj, selector) -> jax.Array:
+    """:func:`group_mask` for the parameters of a trajectory stacked on a leading axis."""
+    if callable(selector):
+        known = _FUNCTION_MASKS.get(selector, signature(traj, leading=1))
+        if known is not None:
+            return known
+    return group_mask(_first(traj), selector)
+
+
+def _group_mask(theta, selector) -> jax.Array:
     x, _ = ravel_pytree(theta)
     if selector is None:
         return jnp.ones_like(x)
@@ -310,12 +337,12 @@ def weight_decayed(loss: Callable, weight_decay, selector=None) -> Callable:
 def group_sq_norm(traj, selector=None) -> jax.Array:
     r""":math:`\|\theta_{S,k}\|^2` along a trajectory stacked on a leading axis (as returned by
     :func:`eomlib.gd_trajectory` / :func:`eomlib.eom_trajectory`); shape ``(n + 1,)``."""
-    return _sq_norms(traj, group_mask(_first(traj), selector))
+    return _sq_norms(traj, _trajectory_mask(traj, selector))
 
 
 def group_sum(traj, selector=None) -> jax.Array:
     r""":math:`s_k = \mathbf 1\cdot\theta_{T,k}` along a stacked trajectory; shape ``(n + 1,)``."""
-    return _sums(traj, group_mask(_first(traj), selector))
+    return _sums(traj, _trajectory_mask(traj, selector))
 
 
 def angular_update(traj, selector=None) -> jax.Array:
@@ -324,7 +351,7 @@ def angular_update(traj, selector=None) -> jax.Array:
     Computed as :math:`2\arctan(\|\hat a - \hat b\| / \|\hat a + \hat b\|)` (unit vectors), which
     stays accurate for tiny angles where ``arccos`` of the cosine loses all digits.
     """
-    return _angles(traj, group_mask(_first(traj), selector))
+    return _angles(traj, _trajectory_mask(traj, selector))
 
 
 @jax.jit
@@ -365,7 +392,7 @@ def weighted_angular_update(angles, sq_norms) -> jax.Array:
 def group_grad_sq_norm(loss: Callable, traj, selector=None) -> jax.Array:
     r""":math:`\|g_S(\theta_k)\|^2 = \|m\odot\nabla f(\theta_k)\|^2` along a stacked trajectory;
     shape ``(n + 1,)``.  Pass the *undecayed* loss f for the closed forms below."""
-    return _grad_sq_norms(loss, traj, group_mask(_first(traj), selector))
+    return _grad_sq_norms(loss, traj, _trajectory_mask(traj, selector))
 
 
 @partial(jax.jit, static_argnames=("loss",))

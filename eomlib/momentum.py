@@ -187,7 +187,7 @@ def heavy_ball_trajectory(loss: Callable, theta0, lr, beta, num_steps: int):
         eomlib.DivergenceError: if the iterates overflow to NaN/inf.
     """
     xs = heavy_ball_flat_checked(loss, theta0, lr, beta, num_steps)
-    return unravel_stack(flatten_problem(loss, theta0).unravel, xs)
+    return unravel_stack(theta0, xs)
 
 
 def heavy_ball_flat_checked(loss, theta0, lr, beta, num_steps):
@@ -342,7 +342,7 @@ def momentum_flow_trajectory(loss: Callable, theta0, lr, beta, num_steps: int, o
                                    grid_size(num_steps), order, rtol, atol, max_steps)
     xs = ensure_finite(xs, ok, f"the order-{order} momentum flow", loss, theta0, lr)
     xs = take_leading(xs, num_steps + 1)
-    return unravel_stack(problem.unravel, xs)
+    return unravel_stack(theta0, xs)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -161,4 +161,4 @@ def eom_trajectory(loss: Callable, theta0, lr, num_steps: int, order: int, *,
     """
     xs = eom_flat_checked(loss, theta0, lr, num_steps, order, rtol=rtol, atol=atol,
                           max_steps=max_steps, method=method, max_num_steps=max_num_steps)
-    return unravel_stack(flatten_problem(loss, theta0).unravel, xs)
+    return unravel_stack(theta0, xs)

@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .memo import FunctionMemo, signature
+
 
 class DivergenceError(FloatingPointError):
     """A trajectory overflowed to NaN/inf. The message reports η·λ_max."""
@@ -122,10 +124,20 @@ def check_theta(theta, name: str = "theta0"):
     return theta
 
 
+_CHECKED_LOSSES = FunctionMemo()
+
+
 def check_loss(loss, theta):
-    """``loss`` must be callable and return a real scalar at ``theta``."""
+    """``loss`` must be callable and return a real scalar at ``theta``.
+
+    Once a loss has passed for parameters of some structure, shapes and dtypes, later calls
+    with parameters like them do not trace it again (:mod:`eomlib.memo`).
+    """
     if not callable(loss):
         raise ValueError(f"loss must be a callable θ ↦ scalar, got {type(loss).__name__}.")
+    key = signature(theta)
+    if _CHECKED_LOSSES.get(loss, key):
+        return loss
     try:
         out = jax.eval_shape(loss, theta)
     except Exception as exc:  # re-raise with the argument named
@@ -137,6 +149,7 @@ def check_loss(loss, theta):
         raise ValueError(f"loss must return a scalar, got output of shape {shape}.")
     if not jnp.issubdtype(out.dtype, jnp.floating):
         raise ValueError(f"loss must return a real floating-point scalar, got dtype {out.dtype}.")
+    _CHECKED_LOSSES.put(loss, key, True)
     return loss
 
 

@@ -81,6 +81,34 @@ def test_group_mask_rejects_bad_selectors(ln_net, bad):
         inv.group_mask(theta, bad)
 
 
+def test_function_selector_masks_are_computed_once_per_selector_and_shapes(ln_net):
+    """A function's mask is remembered per selector and kind of θ (eomlib.memo): the second
+    call, and a trajectory of such θ, reuse it; θ of other shapes get their own; the entry
+    dies with the selector."""
+    import gc
+
+    _, theta, _ = ln_net
+    calls = []
+
+    def weights(th):
+        calls.append(1)
+        return th[0]["w"]
+
+    mask = inv.group_mask(theta, weights)
+    seen = len(calls)
+    assert inv.group_mask(theta, weights) is mask and len(calls) == seen
+    traj = jax.tree_util.tree_map(lambda a: jnp.stack([a, 2 * a]), theta)
+    sq = float(jnp.sum(theta[0]["w"] ** 2))
+    np.testing.assert_allclose(inv.group_sq_norm(traj, weights), [sq, 4 * sq], rtol=1e-14)
+    assert len(calls) == seen
+    small = models.init_mlp(jax.random.PRNGKey(2), [3, 2, 2])
+    assert float(inv.group_mask(small, weights).sum()) == 6 and len(calls) > seen
+    entries = len(inv._FUNCTION_MASKS)
+    del weights
+    gc.collect()
+    assert len(inv._FUNCTION_MASKS) == entries - 2
+
+
 # ----------------------------------------------------------------------------- symmetry checks
 
 

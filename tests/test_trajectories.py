@@ -233,11 +233,13 @@ def test_host_trimming_and_unflattening_match_jax():
     theta = {"a": jnp.ones((2, 3), jnp.float32), "b": [jnp.arange(4.0), jnp.asarray(0.5)]}
     x, unravel = ravel_pytree(theta)
     xs = jnp.stack([x, 2 * x, 3 * x])
-    host, ref = unravel_stack(unravel, xs), jax.vmap(unravel)(xs)
+    host, ref = unravel_stack(theta, xs), jax.vmap(unravel)(xs)
     assert jax.tree_util.tree_structure(host) == jax.tree_util.tree_structure(ref)
     for h, r in zip(jax.tree_util.tree_leaves(host), jax.tree_util.tree_leaves(ref)):
         assert h.dtype == r.dtype and h.shape == r.shape
         np.testing.assert_array_equal(h, r)
+    with pytest.raises(ValueError, match="like ravels to 2"):
+        unravel_stack({"a": jnp.ones(2)}, xs)
     np.testing.assert_array_equal(take_leading(xs, 2), xs[:2])
     assert take_leading(xs, 3) is xs
     traced = jax.jit(lambda a: take_leading(a, 2))(xs)  # tracers take the JAX slice

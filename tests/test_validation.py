@@ -66,6 +66,36 @@ def test_loss_must_return_scalar():
         eomlib.gd_trajectory("not a function", THETA, 0.1, 3)
 
 
+def test_a_valid_loss_is_checked_once_per_kind_of_parameters():
+    """check_loss traces a loss once per structure, shapes and dtypes of θ (eomlib.memo):
+    a repeated call (a slider move) traces nothing, not even the jitted run's loss again."""
+    from eomlib.validate import check_loss
+
+    traces = []
+
+    def loss(theta):
+        if isinstance(theta, jax.core.Tracer):
+            traces.append(1)
+        return jnp.sum(theta**2)
+
+    check_loss(loss, THETA)
+    check_loss(loss, 2 * THETA)
+    assert len(traces) == 1
+    check_loss(loss, jnp.ones(3))
+    assert len(traces) == 2
+    eomlib.gd_trajectory(loss, THETA, 0.1, 3)
+    seen = len(traces)
+    eomlib.gd_trajectory(loss, -THETA, 0.2, 3)
+    assert len(traces) == seen
+
+    def vector(theta):
+        return theta if theta.shape[0] == 3 else jnp.sum(theta)
+
+    check_loss(vector, THETA)  # valid for two parameters, not cached for three
+    with pytest.raises(ValueError, match="scalar"):
+        check_loss(vector, jnp.ones(3))
+
+
 def test_bad_tolerances_and_sweeps():
     with pytest.raises(ValueError, match="rtol"):
         eomlib.eom_trajectory(loss2, THETA, 0.1, 3, 1, rtol=0.0)
