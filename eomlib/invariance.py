@@ -81,7 +81,7 @@ def group_mask(theta, selector=None) -> jax.Array:
     ``selector`` is ``None`` (all parameters), a function ``theta ↦ sub-pytree`` (leaves or
     slices of θ) or a boolean mask pytree with θ's structure (see the module docstring).
     A function's mask depends only on the structure, shapes and dtypes of θ; it is computed
-    once per function and kind of θ (:mod:`eomlib.memo`), so define a selector once (not
+    once per function and kind of θ (``eomlib.memo``), so define a selector once (not
     as a fresh ``lambda`` in every call) where speed matters.
 
     Raises:
