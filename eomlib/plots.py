@@ -66,20 +66,24 @@ TICK_MANTISSAS = ((1, 2, 5), (1, 2, 3, 5), (1, 1.5, 2, 3, 4, 5, 6, 8))
 def plain_log_ticks(axis, max_decades: float = 1.3) -> list:
     """Label a logarithmic ``axis`` spanning at most ``max_decades`` decades at round values
     written as plain decimals, with unlabelled minor ticks: the densest of
-    :data:`TICK_MANTISSAS` (× 10^k) that puts 3 to 6 ticks on the axis.  Matplotlib labels
-    the minor ticks of such an axis as 2×10⁻¹, 3×10⁻¹, …, which collide.  Wider axes are
-    left as they are.  Returns the ticks set (empty if none)."""
+    :data:`TICK_MANTISSAS` (× 10^k) that puts 3 to 6 ticks on the axis (else 2).  Matplotlib
+    labels the minor ticks of such an axis as 2×10⁻¹, 3×10⁻¹, …, which collide.  Wider axes,
+    and axes too narrow for two round values, are left as they are.  Returns the ticks set
+    (empty if none)."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
     lo, hi = sorted(axis.get_view_interval())
     if not (lo > 0 and np.isfinite(hi)) or np.log10(hi / lo) > max_decades:
         return []
     decades = range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
-    for mantissas in reversed(TICK_MANTISSAS):
+    candidates = []
+    for mantissas in reversed(TICK_MANTISSAS):  # densest first
         ticks = [float(f"{m * 10.0**e:.12g}") for e in decades for m in mantissas]
-        ticks = [t for t in ticks if lo <= t <= hi]
-        if 3 <= len(ticks) <= 6:
-            break
+        candidates.append([t for t in ticks if lo <= t <= hi])
+    fitting = [c for c in candidates if 3 <= len(c) <= 6] or [c for c in candidates if 2 <= len(c) <= 6]
+    if not fitting:  # too narrow for two round values: matplotlib's labels stay
+        return []
+    ticks = fitting[0]
     axis.set_major_locator(FixedLocator(ticks))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())

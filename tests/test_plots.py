@@ -37,3 +37,18 @@ def test_axes_wider_than_the_threshold_keep_matplotlibs_decades():
     assert isinstance(ax.xaxis.get_major_formatter(), LogFormatterSciNotation)
     assert plots.plain_log_ticks(ax.xaxis) == []
     plt.close(fig)
+
+
+def test_an_axis_too_narrow_for_two_round_values_is_left_alone():
+    fig, ax = plt.subplots()
+    ax.loglog([0.101, 0.104], [1e-3, 2e-3])
+    ax.set_xlim(0.1005, 0.1045)
+    formatter = ax.xaxis.get_major_formatter()
+    assert plots.plain_log_ticks(ax.xaxis) == []
+    assert ax.xaxis.get_major_formatter() is formatter
+    fig2, ax2 = plt.subplots()
+    ax2.loglog([0.1, 0.14], [1e-3, 2e-3])
+    ax2.set_xlim(0.098, 0.155)
+    assert plots.plain_log_ticks(ax2.xaxis) == [0.1, 0.15]
+    plt.close(fig)
+    plt.close(fig2)
