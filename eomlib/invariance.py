@@ -88,23 +88,25 @@ def group_mask(theta, selector=None) -> jax.Array:
         ValueError: if the selector does not pick a non-empty set of distinct parameters
             of θ, or a mask pytree does not match θ's structure or shapes.
     """
-    if callable(selector):
-        known = _FUNCTION_MASKS.get(selector, signature(theta))
-        if known is not None:
-            return known
-    mask = _group_mask(theta, selector)
-    if callable(selector) and is_concrete(mask):
-        _FUNCTION_MASKS.put(selector, signature(theta), mask)
-    return mask
+    return _remembered_mask(selector, signature(theta), lambda: theta)
 
 
 def _trajectory_mask(traj, selector) -> jax.Array:
     """:func:`group_mask` for the parameters of a trajectory stacked on a leading axis."""
+    return _remembered_mask(selector, signature(traj, leading=1), lambda: _first(traj))
+
+
+def _remembered_mask(selector, kind, point: Callable) -> jax.Array:
+    """The mask of ``selector`` for θ of signature ``kind``: remembered for a function
+    selector, else computed at ``point()`` (a θ of that kind) and, if concrete, remembered."""
     if callable(selector):
-        known = _FUNCTION_MASKS.get(selector, signature(traj, leading=1))
+        known = _FUNCTION_MASKS.get(selector, kind)
         if known is not None:
             return known
-    return group_mask(_first(traj), selector)
+    mask = _group_mask(point(), selector)
+    if callable(selector) and is_concrete(mask):
+        _FUNCTION_MASKS.put(selector, kind, mask)
+    return mask
 
 
 def _group_mask(theta, selector) -> jax.Array:
