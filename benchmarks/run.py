@@ -80,12 +80,13 @@ import numpy as np  # noqa: E402
 jax.config.update("jax_enable_x64", True)
 
 import eomlib  # noqa: E402
-from eomlib import data, invariance, models, momentum, spectra, toys  # noqa: E402
-from eomlib.fields import flat_eom_field  # noqa: E402
-from eomlib.flat import flatten_problem, grid_size  # noqa: E402
-from eomlib.batching import check_batching  # noqa: E402
-from eomlib.descent import gd_flat  # noqa: E402
-from eomlib.solve import DEFAULT_ATOL, DEFAULT_RTOL, default_max_steps, eom_flat, solve_rescaled  # noqa: E402
+from eomlib import data, invariance, models, momentum, spectra  # noqa: E402
+from eomlib.book import toys  # noqa: E402
+from eomlib._core.fields import flat_eom_field  # noqa: E402
+from eomlib._core.flat import flatten_problem, grid_size  # noqa: E402
+from eomlib._core.batching import check_batching  # noqa: E402
+from eomlib._core.descent import gd_flat  # noqa: E402
+from eomlib._core.solve import DEFAULT_ATOL, DEFAULT_RTOL, default_max_steps, eom_flat, solve_rescaled  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- timing helpers

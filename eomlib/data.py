@@ -1,20 +1,24 @@
 """Datasets as JAX arrays, with a fixed training subset for full-batch gradient descent.
 
 Full-batch GD runs on one fixed set of examples, so every loader returns a *seeded* subset
-of ``n_train`` examples (the same subset for the same ``seed``), as a :class:`Dataset`.
+of ``n_train`` examples (the same subset for the same ``seed``), as a
+:class:`eomlib.data.Dataset`.
 
-* Offline: :func:`digits` (scikit-learn's bundled 8×8 digits) and :func:`teacher_student`
-  (synthetic regression).  These are the defaults everywhere: they need no network.
-* Downloaded once: :func:`mnist` and :func:`cifar10`.  The original files are fetched into a
-  cache folder (argument ``cache_dir``, else the environment variable ``EOMLIB_DATA``, else
-  ``~/.cache/eomlib``), their size, SHA-256 and MD5 are checked against the published
-  values, and the original formats are parsed with numpy and the standard library only
-  (:func:`parse_idx` for MNIST's IDX files, :func:`parse_cifar_batch` for CIFAR-10's pickled
-  batches).  Without a network they raise :class:`DatasetUnavailableError`, whose message
-  names the offline default :func:`digits`.
+* Offline: :func:`eomlib.data.digits` (scikit-learn's bundled 8×8 digits) and
+  :func:`eomlib.data.teacher_student` (synthetic regression).  These are the defaults
+  everywhere: they need no network.
+* Downloaded once: :func:`eomlib.data.mnist` and :func:`eomlib.data.cifar10`.  The original
+  files are fetched into a cache folder (argument ``cache_dir``, else the environment
+  variable ``EOMLIB_DATA``, else ``~/.cache/eomlib``), their size, SHA-256 and MD5 are
+  checked against the published values, and the original formats are parsed with numpy and
+  the standard library only (:func:`eomlib.data.parse_idx` for MNIST's IDX files,
+  :func:`eomlib.data.parse_cifar_batch` for CIFAR-10's pickled batches).  Without a network
+  they raise :class:`eomlib.data.DatasetUnavailableError`, whose message names the offline
+  default :func:`eomlib.data.digits`.
 
-Images are flattened in height × width × channel order (see :data:`IMAGE_SHAPES`), scaled
-to [0, 1] and centred per feature over the subset; ``y`` is one-hot.
+Images are flattened in height × width × channel order (see
+:data:`eomlib.data.IMAGE_SHAPES`), scaled to [0, 1] and centred per feature over the subset;
+``y`` is one-hot.
 """
 
 from __future__ import annotations
@@ -35,15 +39,37 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+__all__ = ["Dataset", "load", "digits", "teacher_student", "mnist", "cifar10", "fetch",
+           "parse_idx", "parse_cifar_batch", "cache_dir", "DatasetUnavailableError",
+           "ChecksumError", "NUM_CLASSES", "IMAGE_SHAPES", "DATASETS"]
+
 
 class Dataset(NamedTuple):
-    x: jax.Array  # (n, features)
-    y: jax.Array  # (n, outputs) regression targets, or one-hot labels
-    labels: jax.Array  # (n,) integer class labels (zeros for regression)
+    """A training set as JAX arrays: inputs ``x``, targets ``y`` and integer ``labels``.
+
+    Every loader of :mod:`eomlib.data` returns one.  For classification ``y`` is the one-hot
+    encoding of ``labels`` over :data:`eomlib.data.NUM_CLASSES` classes; for regression
+    (:func:`eomlib.data.teacher_student`) ``labels`` is all zeros.  The three fields, a
+    ``NamedTuple``'s, are documented below.
+
+    Example:
+        >>> from eomlib import data
+        >>> ds = data.digits(n_train=128)
+        >>> ds.x.shape, ds.y.shape, ds.labels.shape  # (128, 64), (128, 10), (128,)
+    """
+
+    #: The inputs, of shape ``(n, features)``, flattened images (height × width × channel
+    #: order, centred per feature) or the inputs of a regression.
+    x: jax.Array
+    #: The targets, of shape ``(n, outputs)``, one-hot labels or regression targets.
+    y: jax.Array
+    #: The integer class labels, of shape ``(n,)`` (zeros for regression).
+    labels: jax.Array
 
 
 #: Height, width and channels of the images behind ``Dataset.x`` (rows flattened in this order).
 IMAGE_SHAPES = {"digits": (8, 8, 1), "mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
+#: The number of classes of each classification dataset (digits, MNIST and CIFAR-10): 10.
 NUM_CLASSES = 10
 OFFLINE_HINT = ("Without a network, use the offline default eomlib.data.digits "
                 "(dataset 'digits', e.g. `python -m eomlib reproduce --dataset digits`).")
@@ -68,10 +94,11 @@ def seeded_subset(num_examples: int, n_train: int, seed: int) -> np.ndarray:
 
 
 def classification_dataset(pixels: np.ndarray, labels: np.ndarray, dtype=None) -> Dataset:
-    r"""A :class:`Dataset` from pixels in [0, 1] (shape ``(n, features)``) and integer labels.
+    r"""A :class:`eomlib.data.Dataset` from pixels in [0, 1] (shape ``(n, features)``) and
+    integer labels.
 
     Features are centred, :math:`x_{ij} \leftarrow x_{ij} - \frac1n\sum_i x_{ij}`, and ``y`` is
-    the one-hot encoding of ``labels`` over :data:`NUM_CLASSES` classes.
+    the one-hot encoding of ``labels`` over :data:`eomlib.data.NUM_CLASSES` classes.
     """
     x = pixels - pixels.mean(axis=0)
     dtype = dtype or jnp.result_type(float)
@@ -82,7 +109,26 @@ def classification_dataset(pixels: np.ndarray, labels: np.ndarray, dtype=None) -
 def digits(n_train: int = 256, seed: int = 0, dtype=None) -> Dataset:
     """A fixed random subset of scikit-learn's 8×8 digits (1797 images, 10 classes). Offline.
 
-    Pixels are scaled to [0, 1] and centred per feature; ``y`` is one-hot.
+    Pixels are scaled to [0, 1] and centred per feature; ``y`` is one-hot.  Images are
+    flattened as 8×8×1 (:data:`eomlib.data.IMAGE_SHAPES`).
+
+    Args:
+        n_train: the number of examples in the subset, an integer in [1, 1797] (default 256).
+        seed: the seed of the permutation that picks the subset (default 0); the same seed
+            gives the same subset.
+        dtype: the floating dtype of ``x`` and ``y``; None (the default) is JAX's default
+            float (float64 with ``jax_enable_x64``, else float32).
+
+    Returns:
+        A :class:`eomlib.data.Dataset` with ``x`` of shape ``(n_train, 64)`` and ``y`` of
+        shape ``(n_train, 10)``.
+
+    Raises:
+        ValueError: if ``n_train`` is not an integer in [1, 1797].
+
+    Example:
+        >>> from eomlib import data
+        >>> ds = data.digits(n_train=512, seed=1)
     """
     from sklearn.datasets import load_digits
 
@@ -93,7 +139,34 @@ def digits(n_train: int = 256, seed: int = 0, dtype=None) -> Dataset:
 
 def teacher_student(key, n: int = 64, d_in: int = 4, d_hidden: int = 8, d_out: int = 1,
                     noise: float = 0.0, dtype=None) -> Dataset:
-    """Regression data labelled by a random tanh teacher network (plus optional noise)."""
+    """Regression data labelled by a random tanh teacher network (plus optional noise).
+
+    The inputs are standard normal; the teacher is a ``d_in``-``d_hidden``-``d_out`` tanh
+    MLP (:func:`eomlib.models.init_mlp`, :func:`eomlib.models.mlp`) with random weights.
+
+    Args:
+        key: a ``jax.random`` key, split for the inputs, the teacher and the noise.
+        n: the number of examples, ≥ 1 (default 64).
+        d_in: the input dimension, ≥ 1 (default 4).
+        d_hidden: the teacher's hidden width, ≥ 1 (default 8).
+        d_out: the output dimension, ≥ 1 (default 1).
+        noise: the standard deviation of the Gaussian noise added to the targets, ≥ 0
+            (default 0.0: noiseless).
+        dtype: the floating dtype of ``x`` and ``y``; None (the default) is JAX's default
+            float (float64 with ``jax_enable_x64``, else float32).
+
+    Returns:
+        A :class:`eomlib.data.Dataset` with ``x`` of shape ``(n, d_in)``, ``y`` of shape
+        ``(n, d_out)`` and ``labels`` all zeros (int32).
+
+    Raises:
+        ValueError: if ``d_in``, ``d_hidden`` or ``d_out`` is below 1.
+
+    Example:
+        >>> import jax
+        >>> from eomlib import data
+        >>> ds = data.teacher_student(jax.random.PRNGKey(0), n=128, noise=0.1)
+    """
     from .models import init_mlp, mlp
 
     dtype = dtype or jnp.result_type(float)
@@ -109,11 +182,37 @@ def teacher_student(key, n: int = 64, d_in: int = 4, d_hidden: int = 8, d_out: i
 # ---------------------------------------------------------------------------------------------
 
 class DatasetUnavailableError(OSError):
-    """A dataset file could not be downloaded (no network, or every mirror failed)."""
+    """A dataset file could not be downloaded (no network, or every mirror failed).
+
+    Raised by :func:`eomlib.data.fetch`, hence by :func:`eomlib.data.mnist`,
+    :func:`eomlib.data.cifar10` and :func:`eomlib.data.load`; an ``OSError`` whose message
+    lists the mirrors tried and names the offline default :func:`eomlib.data.digits`.
+
+    Args:
+        *args: the message, as for ``OSError``.
+
+    Example:
+        >>> from eomlib import data
+        >>> try: ds = data.mnist()
+        ... except data.DatasetUnavailableError: ds = data.digits()
+    """
 
 
 class ChecksumError(ValueError):
-    """A file's size, SHA-256 or MD5 differs from the published value."""
+    """A file's size, SHA-256 or MD5 differs from the published value.
+
+    Raised by :func:`eomlib.data.fetch` (hence :func:`eomlib.data.mnist`,
+    :func:`eomlib.data.cifar10` and :func:`eomlib.data.load`) after it has removed the
+    corrupt download; a ``ValueError``.
+
+    Args:
+        *args: the message, as for ``ValueError``.
+
+    Example:
+        >>> from eomlib import data
+        >>> try: ds = data.cifar10()
+        ... except data.ChecksumError as exc: print(exc)  # then try again
+    """
 
 
 class RemoteFile(NamedTuple):
@@ -160,7 +259,19 @@ DOWNLOAD_TIMEOUT_S = 30.0
 
 
 def cache_dir(path: str | os.PathLike | None = None) -> Path:
-    """The download folder: ``path`` if given, else ``$EOMLIB_DATA``, else ``~/.cache/eomlib``."""
+    """The download folder: ``path`` if given, else ``$EOMLIB_DATA``, else ``~/.cache/eomlib``.
+
+    Args:
+        path: the folder (a string or path-like; ``~`` is expanded), or None (the default)
+            for ``$EOMLIB_DATA`` if set and not empty, else ``~/.cache/eomlib``.
+
+    Returns:
+        The folder as a ``pathlib.Path`` (not created here).
+
+    Example:
+        >>> from eomlib import data
+        >>> data.cache_dir("~/datasets")  # PosixPath('/home/me/datasets')
+    """
     if path is not None:
         return Path(path).expanduser()
     env = os.environ.get("EOMLIB_DATA", "")
@@ -179,7 +290,7 @@ def file_digests(path: Path) -> dict:
 
 
 def verify_file(path: Path, remote: RemoteFile) -> None:
-    """Raise :class:`ChecksumError` unless size, SHA-256 and MD5 match ``remote``."""
+    """Raise :class:`eomlib.data.ChecksumError` unless size, SHA-256 and MD5 match ``remote``."""
     got = file_digests(path)
     for key in ("size", "sha256", "md5"):
         expected = getattr(remote, key)
@@ -205,9 +316,31 @@ def fetch(remote: RemoteFile, mirrors: Sequence[str], directory: str | os.PathLi
     """Path of ``remote`` in the cache, downloading and verifying it on first use.
 
     A cached file is re-verified on every call (a corrupt one is removed and fetched again).
-    Mirrors are tried in order.  Raises :class:`DatasetUnavailableError` (naming the offline
-    default ``eomlib.data.digits``) when no mirror can be reached, and :class:`ChecksumError`
-    when the downloaded bytes are not the published file.
+    Mirrors are tried in order.  Raises :class:`eomlib.data.DatasetUnavailableError` (naming
+    the offline default ``eomlib.data.digits``) when no mirror can be reached, and
+    :class:`eomlib.data.ChecksumError` when the downloaded bytes are not the published file.
+
+    Args:
+        remote: the file, a ``RemoteFile`` record of its name, size in bytes, SHA-256 and
+            MD5 (e.g. ``eomlib.data.CIFAR10_ARCHIVE``).
+        mirrors: base URLs ending in ``/``, tried in order; the file's URL is the mirror
+            followed by ``remote.name``.
+        directory: the cache folder, as for :func:`eomlib.data.cache_dir` (default None:
+            ``$EOMLIB_DATA``, else ``~/.cache/eomlib``); created if missing.
+        timeout: keyword only; the socket timeout in seconds of each download, > 0
+            (default 30).
+
+    Returns:
+        The ``pathlib.Path`` of the verified file in the cache folder.
+
+    Raises:
+        eomlib.data.DatasetUnavailableError: if no mirror can be reached.
+        eomlib.data.ChecksumError: if the downloaded file is not the published one (it is
+            removed).
+
+    Example:
+        >>> from eomlib import data
+        >>> path = data.fetch(data.CIFAR10_ARCHIVE, data.CIFAR10_MIRRORS)  # once: 163 MiB
     """
     folder = cache_dir(directory)
     path = folder / remote.name
@@ -249,8 +382,24 @@ IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0
 def parse_idx(raw: bytes) -> np.ndarray:
     """Decode an (uncompressed) IDX file, the format of the MNIST files.
 
-    Layout: two zero bytes, a type code (:data:`IDX_DTYPES`), the number of dimensions
-    ``r``, then ``r`` big-endian uint32 sizes, then the values in C order, big-endian.
+    Layout: two zero bytes, a type code (``eomlib.data.IDX_DTYPES``), the number of
+    dimensions ``r``, then ``r`` big-endian uint32 sizes, then the values in C order,
+    big-endian.
+
+    Args:
+        raw: the bytes of the file, uncompressed (``gzip.decompress`` the ``.gz`` files).
+
+    Returns:
+        A numpy array of the shape and type given in the header, in native byte order.
+
+    Raises:
+        ValueError: if ``raw`` does not start with two zero bytes, has an unknown type code,
+            or is shorter or longer than its header says.
+
+    Example:
+        >>> from eomlib import data
+        >>> raw = gzip.decompress(open("t10k-labels-idx1-ubyte.gz", "rb").read())  # import gzip
+        >>> labels = data.parse_idx(raw)  # uint8, shape (10000,)
     """
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise ValueError("not an IDX file: it must start with two zero bytes.")
@@ -291,7 +440,23 @@ def parse_cifar_batch(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
 
     The batch is a (Python 2) pickled dict with ``data``, an ``(n, 3072)`` uint8 array whose
     rows hold the red, green and blue 32×32 planes in turn, and ``labels``, n integers in
-    0…9.  Only numpy arrays and builtins are unpickled (anything else is refused).
+    0…9.  Only numpy arrays and builtins are unpickled (anything else is refused: a batch
+    that references any other object fails with ``pickle.UnpicklingError``).
+
+    Args:
+        raw: the bytes of one batch file (``data_batch_1`` … ``data_batch_5`` or
+            ``test_batch`` of ``cifar-10-python.tar.gz``).
+
+    Returns:
+        The tuple ``(images, labels)``, the images in height × width × channel order.
+
+    Raises:
+        ValueError: if the batch is not a dict with ``data`` and ``labels``, ``data`` is not
+            ``(n, 3072)`` with n labels, or a label lies outside 0…9.
+
+    Example:
+        >>> from eomlib import data
+        >>> images, labels = data.parse_cifar_batch(open("test_batch", "rb").read())
     """
     batch = _ArrayUnpickler(io.BytesIO(raw), encoding="bytes").load()
     if not isinstance(batch, dict):
@@ -336,8 +501,34 @@ def mnist(n_train: int = 1024, seed: int = 0, *, split: str = "train",
           cache_dir: str | os.PathLike | None = None, dtype=None) -> Dataset:
     """A fixed random subset of MNIST (28×28 grey digits; 60 000 train / 10 000 test images).
 
-    Downloads the four original IDX files once (see :func:`fetch`; needs a network the first
-    time, else raises :class:`DatasetUnavailableError`).  Pixels scaled to [0, 1], centred.
+    Downloads the split's two original IDX files (images and labels) once (see
+    :func:`eomlib.data.fetch`; needs a network the first time, else raises
+    :class:`eomlib.data.DatasetUnavailableError`).  Pixels scaled to [0, 1], centred.
+
+    Args:
+        n_train: the number of examples in the subset, an integer in [1, 60000] for the
+            training split, [1, 10000] for the test split (default 1024).
+        seed: the seed of the permutation that picks the subset (default 0).
+        split: keyword only; ``"train"`` (the default) or ``"test"``.
+        cache_dir: keyword only; the download folder, as for :func:`eomlib.data.cache_dir`
+            (default None: ``$EOMLIB_DATA``, else ``~/.cache/eomlib``).
+        dtype: keyword only; the floating dtype of ``x`` and ``y``; None (the default) is
+            JAX's default float.
+
+    Returns:
+        A :class:`eomlib.data.Dataset` with ``x`` of shape ``(n_train, 784)`` and ``y`` of
+        shape ``(n_train, 10)``.
+
+    Raises:
+        ValueError: if ``split`` is neither ``"train"`` nor ``"test"``, or ``n_train`` is
+            out of range.
+        eomlib.data.DatasetUnavailableError: if a file is not cached and cannot be
+            downloaded.
+        eomlib.data.ChecksumError: if a downloaded file is not the published one.
+
+    Example:
+        >>> from eomlib import data
+        >>> ds = data.mnist(n_train=1024, seed=0)  # about 10 MiB downloaded the first time
     """
     images_file, labels_file = MNIST_FILES[check_split(split)]
     images = parse_idx(gzip.decompress(fetch(images_file, MNIST_MIRRORS, cache_dir).read_bytes()))
@@ -351,9 +542,34 @@ def cifar10(n_train: int = 1024, seed: int = 0, *, split: str = "train",
             cache_dir: str | os.PathLike | None = None, dtype=None) -> Dataset:
     """A fixed random subset of CIFAR-10 (32×32 colour; 50 000 train / 10 000 test images).
 
-    Downloads ``cifar-10-python.tar.gz`` once (163 MiB; see :func:`fetch`) and reads the
-    pickled batches from it in memory.  Rows are images flattened as 32×32×3 (HWC), pixels
-    scaled to [0, 1] and centred.
+    Downloads ``cifar-10-python.tar.gz`` once (163 MiB; see :func:`eomlib.data.fetch`) and
+    reads the pickled batches from it in memory.  Rows are images flattened as 32×32×3
+    (HWC), pixels scaled to [0, 1] and centred.
+
+    Args:
+        n_train: the number of examples in the subset, an integer in [1, 50000] for the
+            training split, [1, 10000] for the test split (default 1024).
+        seed: the seed of the permutation that picks the subset (default 0).
+        split: keyword only; ``"train"`` (the default) or ``"test"``.
+        cache_dir: keyword only; the download folder, as for :func:`eomlib.data.cache_dir`
+            (default None: ``$EOMLIB_DATA``, else ``~/.cache/eomlib``).
+        dtype: keyword only; the floating dtype of ``x`` and ``y``; None (the default) is
+            JAX's default float.
+
+    Returns:
+        A :class:`eomlib.data.Dataset` with ``x`` of shape ``(n_train, 3072)`` and ``y`` of
+        shape ``(n_train, 10)``.
+
+    Raises:
+        ValueError: if ``split`` is neither ``"train"`` nor ``"test"``, ``n_train`` is out
+            of range, or the archive lacks a batch or holds a malformed one.
+        eomlib.data.DatasetUnavailableError: if the archive is not cached and cannot be
+            downloaded.
+        eomlib.data.ChecksumError: if the downloaded archive is not the published one.
+
+    Example:
+        >>> from eomlib import data
+        >>> ds = data.cifar10(n_train=2048, split="train")
     """
     archive = fetch(CIFAR10_ARCHIVE, CIFAR10_MIRRORS, cache_dir)
     images, labels = read_cifar_archive(archive, check_split(split))
@@ -362,14 +578,43 @@ def cifar10(n_train: int = 1024, seed: int = 0, *, split: str = "train",
     return classification_dataset(pixels, labels[idx], dtype)
 
 
+#: The dataset names :func:`eomlib.data.load` accepts.
 DATASETS = ("digits", "mnist", "cifar10", "teacher_student")
 
 
 def load(name: str, n_train: int = 256, seed: int = 0, *,
          cache_dir: str | os.PathLike | None = None, dtype=None) -> Dataset:
-    """Dispatch on ``name`` (one of :data:`DATASETS`): a subset of ``n_train`` examples.
+    """Dispatch on ``name`` (one of :data:`eomlib.data.DATASETS`): a subset of ``n_train`` examples.
 
     ``teacher_student`` uses ``jax.random.PRNGKey(seed)`` and its default sizes.
+
+    Args:
+        name: ``"digits"`` (:func:`eomlib.data.digits`), ``"mnist"``
+            (:func:`eomlib.data.mnist`), ``"cifar10"`` (:func:`eomlib.data.cifar10`) or
+            ``"teacher_student"`` (:func:`eomlib.data.teacher_student`).
+        n_train: the number of examples, ≥ 1 (and at most the size of the dataset, for the
+            image datasets); default 256.
+        seed: the seed of the subset (of the teacher and inputs for ``teacher_student``);
+            default 0.
+        cache_dir: keyword only; the download folder of ``mnist`` and ``cifar10``, as for
+            :func:`eomlib.data.cache_dir` (default None); unused by the offline datasets.
+        dtype: keyword only; the floating dtype of ``x`` and ``y``; None (the default) is
+            JAX's default float.
+
+    Returns:
+        The :class:`eomlib.data.Dataset`.
+
+    Raises:
+        ValueError: if ``name`` is not in :data:`eomlib.data.DATASETS`, or ``n_train`` is
+            out of range.
+        eomlib.data.DatasetUnavailableError: if ``mnist`` or ``cifar10`` is not cached and
+            cannot be downloaded.
+        eomlib.data.ChecksumError: if a downloaded file is not the published one.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from eomlib import data
+        >>> ds = data.load("digits", n_train=512, dtype=jnp.float64)
     """
     if name == "digits":
         return digits(n_train, seed, dtype)

@@ -7,15 +7,19 @@ derivatives of the loss up to order γ + 2, which vanish almost everywhere for R
 from __future__ import annotations
 
 import dataclasses
-import os
-import sys
-import warnings
 from functools import partial
 from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 
+__all__ = ["Model", "make_mlp", "make_cnn", "make_loss", "init_mlp", "mlp", "layer_norm",
+           "layernorm_mlp", "init_cnn", "cnn", "average_pool_2x2", "activation", "ACTIVATIONS",
+           "SMOOTH", "mse_loss", "cross_entropy_loss", "probabilities", "accuracy",
+           "model_activation"]
+
+#: The activation functions by name: ``"tanh"``, ``"gelu"``, ``"softplus"``, ``"sigmoid"``
+#: (smooth) and ``"relu"`` (not smooth: its second derivative vanishes almost everywhere).
 ACTIVATIONS: dict = {
     "tanh": jnp.tanh,
     "gelu": jax.nn.gelu,
@@ -23,62 +27,55 @@ ACTIVATIONS: dict = {
     "sigmoid": jax.nn.sigmoid,
     "relu": jax.nn.relu,
 }
+#: The names of the smooth activations in :data:`eomlib.models.ACTIVATIONS` (every key but
+#: ``"relu"``): the ones whose higher derivatives, and hence counter terms, are meaningful.
 SMOOTH = ("tanh", "gelu", "softplus", "sigmoid")
 
 
 def activation(name: str) -> Callable:
-    """The activation function called ``name`` (one of :data:`ACTIVATIONS`)."""
+    """The activation function called ``name`` (one of :data:`eomlib.models.ACTIVATIONS`).
+
+    Args:
+        name: a key of :data:`eomlib.models.ACTIVATIONS`: ``"tanh"``, ``"gelu"``,
+            ``"softplus"``, ``"sigmoid"`` or ``"relu"``.
+
+    Returns:
+        The elementwise function, e.g. ``jax.numpy.tanh`` for ``"tanh"``.
+
+    Raises:
+        ValueError: if ``name`` is not a key of :data:`eomlib.models.ACTIVATIONS`.
+
+    Example:
+        >>> from eomlib import models
+        >>> models.activation("gelu")(1.0)
+    """
     if name not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}.")
     return ACTIVATIONS[name]
 
 
-_warned: set = set()
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-def _stacklevel_outside_package() -> int:
-    """``stacklevel`` for a warning raised by our caller that points at the user's code:
-    the first frame on the stack that is not in the eomlib package."""
-    frame, level = sys._getframe(2), 2  # the caller of warn_if_not_smooth is level 2
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
-def warn_if_not_smooth(name: str, order: int) -> None:
-    """Warn once per activation when a non-smooth one is used with counter terms (order ≥ 1).
-
-    Called by :func:`eomlib.counter_terms`, :func:`eomlib.eom_vector_field` and every solver
-    when the loss records its activation (losses built by this module do, see
-    :func:`warn_if_loss_not_smooth`); the warning points at the user's line.
-    """
-    if order >= 1 and name not in SMOOTH and name not in _warned:
-        _warned.add(name)
-        warnings.warn(
-            f"activation {name!r} is not smooth: its second and higher derivatives vanish almost "
-            f"everywhere, so order-{order} counter terms miss the curvature of the kinks. "
-            "Use tanh, gelu or softplus for EoM studies.",
-            stacklevel=_stacklevel_outside_package(),
-        )
-
-
-def loss_activation(loss: Callable) -> str | None:
-    """The activation recorded on ``loss`` (attribute ``activation``), or None if unknown."""
-    return getattr(loss, "activation", None)
-
-
-def warn_if_loss_not_smooth(loss: Callable, order: int) -> None:
-    """:func:`warn_if_not_smooth` for the activation recorded on ``loss``, if any."""
-    name = loss_activation(loss)
-    if name is not None:
-        warn_if_not_smooth(name, order)
-
-
 def init_mlp(key, sizes: Sequence[int], dtype=None) -> list:
     r"""Parameters of an MLP with layer widths ``sizes`` (LeCun-normal weights, zero biases).
 
-    Returns a list of ``{"w": (n_in, n_out), "b": (n_out,)}`` dicts.
+    Layer ``l`` maps ``sizes[l]`` features to ``sizes[l + 1]``; its weights are drawn from
+    :math:`\mathcal N(0, 1/n_{in})` with :math:`n_{in}` = ``sizes[l]``.
+
+    Args:
+        key: a ``jax.random`` key, e.g. ``jax.random.PRNGKey(0)``.
+        sizes: the layer widths, input first and outputs last: at least two integers ≥ 1.
+        dtype: the floating dtype of the parameters; None (the default) is JAX's default
+            float (float64 with ``jax_enable_x64``, else float32).
+
+    Returns:
+        A list of ``{"w": (n_in, n_out), "b": (n_out,)}`` dicts, one per layer.
+
+    Raises:
+        ValueError: if ``sizes`` lists fewer than two widths or a width below 1.
+
+    Example:
+        >>> import jax
+        >>> from eomlib import models
+        >>> params = models.init_mlp(jax.random.PRNGKey(0), [4, 8, 1])  # two layers
     """
     if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
         raise ValueError(f"sizes must list at least two positive widths, got {sizes!r}.")
@@ -102,6 +99,23 @@ def layer_norm(z, axes=(-1,), eps: float = 0.0):
     c > 0, which makes the weights and bias of the affine layer feeding it a scale-invariant
     group: :math:`f(cW, cb) = f(W, b)`.  A positive ``eps`` (1e-5 in most libraries) breaks
     the symmetry slightly.
+
+    Args:
+        z: the pre-activations, an array of any shape (examples along the leading axes).
+        axes: the axes that mean and variance are taken over (default ``(-1,)``, the
+            features; :func:`eomlib.models.cnn` uses ``(-3, -2, -1)``, height, width and
+            channels).
+        eps: ε ≥ 0, added to the variance (default 0.0; with 0 an input that is constant
+            over ``axes`` gives 0/0, NaN).
+
+    Returns:
+        An array of the shape of ``z``, of zero mean and (for ε = 0) unit variance over
+        ``axes``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from eomlib import models
+        >>> models.layer_norm(jnp.array([[1.0, 2.0, 3.0]]))  # ≈ [[-1.22, 0, 1.22]]
     """
     centred = z - jnp.mean(z, axis=axes, keepdims=True)
     return centred / jnp.sqrt(jnp.mean(centred**2, axis=axes, keepdims=True) + eps)
@@ -114,8 +128,30 @@ def mlp(params: list, x, activation_name: str = "tanh", layer_norm: bool = False
         eps: float = 0.0):
     r"""Forward pass :math:`h_{l+1} = \sigma(\mathrm{LN}(h_l W_l + b_l))`, linear last layer.
 
-    ``activation_name`` is σ; ``layer_norm`` inserts :func:`layer_norm` (LN, with ``eps``)
-    before each σ, which makes every hidden layer's ``{"w", "b"}`` a scale-invariant group.
+    ``activation_name`` is σ; ``layer_norm`` inserts :func:`eomlib.models.layer_norm` (LN,
+    with ``eps``) before each σ, which makes every hidden layer's ``{"w", "b"}`` a
+    scale-invariant group.
+
+    Args:
+        params: the parameters, a list of ``{"w", "b"}`` dicts as made by
+            :func:`eomlib.models.init_mlp`.
+        x: the inputs, of shape ``(n, sizes[0])``.
+        activation_name: σ, a key of :data:`eomlib.models.ACTIVATIONS` (default ``"tanh"``).
+        layer_norm: whether LN precedes each hidden σ (default False: no normalisation).
+        eps: the ε ≥ 0 of LN (default 0.0, exactly scale invariant); unused without
+            ``layer_norm``.
+
+    Returns:
+        The outputs :math:`h_L W_L + b_L`, of shape ``(n, sizes[-1])``.
+
+    Raises:
+        ValueError: if ``activation_name`` is not a key of :data:`eomlib.models.ACTIVATIONS`.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from eomlib import models
+        >>> params = models.init_mlp(jax.random.PRNGKey(0), [4, 8, 1])
+        >>> models.mlp(params, jnp.ones((3, 4))).shape  # (3, 1)
     """
     act = activation(activation_name)
     h = x
@@ -127,9 +163,31 @@ def mlp(params: list, x, activation_name: str = "tanh", layer_norm: bool = False
 
 def init_cnn(key, image_shape: Sequence[int], channels: Sequence[int] = (8, 16),
              num_classes: int = 10, kernel_size: int = 3, dtype=None) -> list:
-    r"""Parameters of :func:`cnn`: one ``{"w": (k, k, c_in, c_out), "b": (c_out,)}`` per
-    convolution (LeCun-normal, fan-in :math:`k^2 c_{in}`), then a dense head
+    r"""Parameters of :func:`eomlib.models.cnn`: one ``{"w": (k, k, c_in, c_out), "b": (c_out,)}``
+    per convolution (LeCun-normal, fan-in :math:`k^2 c_{in}`), then a dense head
     ``{"w": (c_last, num_classes), "b": (num_classes,)}``.
+
+    Args:
+        key: a ``jax.random`` key, e.g. ``jax.random.PRNGKey(0)``.
+        image_shape: ``(height, width, channels)`` of the input images, integers ≥ 1.
+        channels: the output channels of each convolution, at least one integer ≥ 1
+            (default ``(8, 16)``: two convolutions).
+        num_classes: the number of outputs of the dense head, ≥ 1 (default 10).
+        kernel_size: the side k of the square kernels, ≥ 1 (default 3).
+        dtype: the floating dtype of the parameters; None (the default) is JAX's default
+            float (float64 with ``jax_enable_x64``, else float32).
+
+    Returns:
+        A list of ``len(channels) + 1`` dicts with keys ``"w"`` and ``"b"``, zero biases.
+
+    Raises:
+        ValueError: if ``image_shape`` is not three positive sizes, ``channels`` is empty or
+            not positive, or ``num_classes`` or ``kernel_size`` is below 1.
+
+    Example:
+        >>> import jax
+        >>> from eomlib import models
+        >>> params = models.init_cnn(jax.random.PRNGKey(0), (8, 8, 1), channels=(4,))
     """
     if len(image_shape) != 3 or any(int(s) < 1 for s in image_shape):
         raise ValueError(f"image_shape must be (height, width, channels), got {image_shape!r}.")
@@ -157,7 +215,20 @@ def init_cnn(key, image_shape: Sequence[int], channels: Sequence[int] = (8, 16),
 
 def average_pool_2x2(h):
     """2×2 average pooling of NHWC feature maps (smooth, unlike max pooling); odd sizes are
-    left unpooled."""
+    left unpooled.
+
+    Args:
+        h: feature maps of shape ``(n, height, width, channels)``.
+
+    Returns:
+        The maps of shape ``(n, height/2, width/2, channels)``, each value the mean of a 2×2
+        block; ``h`` itself when ``height`` or ``width`` is odd.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from eomlib import models
+        >>> models.average_pool_2x2(jnp.ones((1, 4, 4, 3))).shape  # (1, 2, 2, 3)
+    """
     n, height, width, c = h.shape
     if height % 2 or width % 2:
         return h
@@ -169,8 +240,31 @@ def cnn(params: list, x, image_shape: Sequence[int], activation_name: str = "tan
     r"""A small CNN on flattened images ``x`` of shape ``(n, H·W·C)`` (rows in HWC order).
 
     Each block is :math:`h \mapsto \mathrm{pool}(\sigma(\mathrm{LN}(W * h + b)))`: a
-    'same' convolution, optional :func:`layer_norm` over (H, W, C), the activation and
-    :func:`average_pool_2x2`; then global average pooling and a dense layer (the logits).
+    'same' convolution, optional :func:`eomlib.models.layer_norm` over (H, W, C), the
+    activation and :func:`eomlib.models.average_pool_2x2`; then global average pooling and a
+    dense layer (the logits).
+
+    Args:
+        params: the parameters made by :func:`eomlib.models.init_cnn` for ``image_shape``.
+        x: the images, flattened to shape ``(n, H·W·C)`` in height × width × channel order
+            (as the loaders of :mod:`eomlib.data` return them).
+        image_shape: ``(H, W, C)``, the shape each row of ``x`` is unflattened to.
+        activation_name: σ, a key of :data:`eomlib.models.ACTIVATIONS` (default ``"tanh"``).
+        layer_norm: whether LN over (H, W, C) precedes each σ (default False).
+        eps: the ε ≥ 0 of LN (default 0.0, exactly scale invariant); unused without
+            ``layer_norm``.
+
+    Returns:
+        The logits, of shape ``(n, num_classes)``.
+
+    Raises:
+        ValueError: if ``activation_name`` is not a key of :data:`eomlib.models.ACTIVATIONS`.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from eomlib import models
+        >>> params = models.init_cnn(jax.random.PRNGKey(0), (8, 8, 1))
+        >>> models.cnn(params, jnp.ones((2, 64)), (8, 8, 1)).shape  # (2, 10)
     """
     act = activation(activation_name)
     h = jnp.reshape(x, (-1, *image_shape))
@@ -188,7 +282,22 @@ class Model:
 
     ``model(params, x)`` applies it (so a model can be passed wherever a function
     ``(params, x) ↦ outputs`` is expected); ``model.init(key, dtype=None)`` draws parameters.
-    Losses built from a model record its ``activation`` (see :func:`warn_if_loss_not_smooth`).
+    Losses built from a model record its ``activation`` (an attribute, for information:
+    counter terms detect a non-smooth loss from its jaxpr, whatever built it).  Usually made
+    by :func:`eomlib.models.make_mlp` or :func:`eomlib.models.make_cnn`.
+
+    Attributes:
+        name: a short description, e.g. ``"mlp64-32-10-tanh"`` (with ``"-ln"`` appended
+            for a layer-normalised network).
+        init: ``init(key, dtype=None)`` returns a parameter pytree (``dtype`` None is JAX's
+            default float).
+        apply: ``apply(params, x)`` returns the outputs (logits) for the inputs ``x``.
+        activation: the name of the activation, a key of :data:`eomlib.models.ACTIVATIONS`.
+
+    Example:
+        >>> from eomlib import models
+        >>> net = models.make_mlp([64, 32, 10])
+        >>> logits = net(net.init(key), x)  # key = jax.random.PRNGKey(0), x of shape (n, 64)
     """
 
     name: str
@@ -202,7 +311,31 @@ class Model:
 
 def make_mlp(sizes: Sequence[int], activation_name: str = "tanh", *,
              layer_norm: bool = False) -> Model:
-    """An MLP with layer widths ``sizes`` (input, hidden…, outputs) as a :class:`Model`."""
+    """An MLP with layer widths ``sizes`` (input, hidden…, outputs) as a
+    :class:`eomlib.models.Model`.
+
+    ``init`` is :func:`eomlib.models.init_mlp` and ``apply`` is :func:`eomlib.models.mlp`.
+
+    Args:
+        sizes: the layer widths, input first and outputs last: at least two integers ≥ 1
+            (checked by ``init``).
+        activation_name: the hidden activation, a key of :data:`eomlib.models.ACTIVATIONS`
+            (default ``"tanh"``).
+        layer_norm: keyword only; whether :func:`eomlib.models.layer_norm` (ε = 0) precedes
+            each hidden activation, which makes every hidden layer a scale-invariant group
+            (default False).
+
+    Returns:
+        The :class:`eomlib.models.Model`, named like ``"mlp64-32-10-tanh"``.
+
+    Raises:
+        ValueError: if ``activation_name`` is not a key of :data:`eomlib.models.ACTIVATIONS`.
+
+    Example:
+        >>> from eomlib import models
+        >>> net = models.make_mlp([64, 32, 10], "gelu", layer_norm=True)
+        >>> net.name  # 'mlp64-32-10-gelu-ln'
+    """
     activation(activation_name)  # validate now
     sizes = tuple(int(s) for s in sizes)
     return Model(
@@ -216,7 +349,33 @@ def make_mlp(sizes: Sequence[int], activation_name: str = "tanh", *,
 def make_cnn(image_shape: Sequence[int], channels: Sequence[int] = (8, 16), num_classes: int = 10,
              activation_name: str = "tanh", *, layer_norm: bool = False,
              kernel_size: int = 3) -> Model:
-    """The CNN of :func:`cnn` as a :class:`Model` on images of ``image_shape`` (H, W, C)."""
+    """The CNN of :func:`eomlib.models.cnn` as a :class:`eomlib.models.Model` on images of
+    ``image_shape`` (H, W, C).
+
+    ``init`` is :func:`eomlib.models.init_cnn`, which checks the sizes.
+
+    Args:
+        image_shape: ``(H, W, C)`` of the images, integers ≥ 1 (e.g.
+            :data:`eomlib.data.IMAGE_SHAPES` ``["digits"]``, ``(8, 8, 1)``).
+        channels: the output channels of each convolution, at least one integer ≥ 1
+            (default ``(8, 16)``).
+        num_classes: the number of outputs (logits), ≥ 1 (default 10).
+        activation_name: the activation, a key of :data:`eomlib.models.ACTIVATIONS`
+            (default ``"tanh"``).
+        layer_norm: keyword only; whether :func:`eomlib.models.layer_norm` over (H, W, C)
+            (ε = 0) precedes each activation (default False).
+        kernel_size: keyword only; the side of the square kernels, ≥ 1 (default 3).
+
+    Returns:
+        The :class:`eomlib.models.Model`, named like ``"cnn8-16-tanh"``.
+
+    Raises:
+        ValueError: if ``activation_name`` is not a key of :data:`eomlib.models.ACTIVATIONS`.
+
+    Example:
+        >>> from eomlib import models
+        >>> net = models.make_cnn((8, 8, 1), channels=(4, 8), num_classes=10)
+    """
     activation(activation_name)
     image_shape, channels = tuple(int(s) for s in image_shape), tuple(int(c) for c in channels)
     return Model(
@@ -230,9 +389,21 @@ def make_cnn(image_shape: Sequence[int], channels: Sequence[int] = (8, 16), num_
 
 
 def model_activation(model: Callable) -> str | None:
-    """The activation of ``model``: its ``activation`` attribute (a :class:`Model`), the
-    ``activation_name`` keyword of a ``functools.partial`` of :func:`mlp`/:func:`cnn`,
-    ``"tanh"`` for :func:`mlp` and :func:`cnn` themselves, else None (unknown)."""
+    """The activation of ``model``: its ``activation`` attribute (a
+    :class:`eomlib.models.Model`), the ``activation_name`` keyword of a ``functools.partial``
+    of :func:`eomlib.models.mlp`/:func:`eomlib.models.cnn`, ``"tanh"`` for
+    :func:`eomlib.models.mlp` and :func:`eomlib.models.cnn` themselves, else None (unknown).
+
+    Args:
+        model: any network function ``(params, x) ↦ outputs``.
+
+    Returns:
+        The activation's name, or None when it cannot be told.
+
+    Example:
+        >>> from eomlib import models
+        >>> models.model_activation(models.make_mlp([4, 1], "gelu"))  # 'gelu'
+    """
     if isinstance(getattr(model, "activation", None), str):
         return model.activation
     if isinstance(model, partial) and model.func in (mlp, cnn):
@@ -248,7 +419,23 @@ def _record_activation(loss: Callable, model: Callable) -> Callable:
 
 
 def mse_loss(model: Callable, x, y) -> Callable:
-    r"""θ ↦ :math:`\frac{1}{2N}\sum_i \|{\rm model}(\theta, x_i) - y_i\|^2`."""
+    r"""θ ↦ :math:`\frac{1}{2N}\sum_i \|{\rm model}(\theta, x_i) - y_i\|^2`.
+
+    Args:
+        model: the network, a function ``(θ, x) ↦ outputs`` such as a
+            :class:`eomlib.models.Model`.
+        x: the N inputs, of shape ``(N, features)``.
+        y: the targets, of shape ``(N, outputs)`` (one-hot labels for classification).
+
+    Returns:
+        The loss, a function of the parameters θ to a scalar, with attribute ``activation``
+        (:func:`eomlib.models.model_activation` of ``model``).
+
+    Example:
+        >>> from eomlib import models, data
+        >>> ds, net = data.digits(), models.make_mlp([64, 10])
+        >>> loss = models.mse_loss(net, ds.x, ds.y)
+    """
 
     def loss(theta):
         return 0.5 * jnp.mean(jnp.sum((model(theta, x) - y) ** 2, axis=-1))
@@ -257,7 +444,27 @@ def mse_loss(model: Callable, x, y) -> Callable:
 
 
 def cross_entropy_loss(model: Callable, x, labels) -> Callable:
-    r"""θ ↦ mean softmax cross-entropy of ``model(θ, x)`` against integer ``labels``."""
+    r"""θ ↦ mean softmax cross-entropy of ``model(θ, x)`` against integer ``labels``.
+
+    That is :math:`-\frac1N\sum_i \log\mathrm{softmax}(z_i)_{y_i}` with logits
+    :math:`z_i` = ``model(θ, x_i)``.
+
+    Args:
+        model: the network, a function ``(θ, x) ↦ logits`` such as a
+            :class:`eomlib.models.Model`.
+        x: the N inputs, of shape ``(N, features)``.
+        labels: the integer class labels, an array of shape ``(N,)`` with values in
+            0 … (number of logits − 1).
+
+    Returns:
+        The loss, a function of the parameters θ to a scalar, with attribute ``activation``
+        (:func:`eomlib.models.model_activation` of ``model``).
+
+    Example:
+        >>> from eomlib import models, data
+        >>> ds, net = data.digits(), models.make_mlp([64, 10])
+        >>> loss = models.cross_entropy_loss(net, ds.x, ds.labels)
+    """
 
     def loss(theta):
         logits = model(theta, x)
@@ -267,12 +474,32 @@ def cross_entropy_loss(model: Callable, x, labels) -> Callable:
 
 
 def make_loss(model: Callable, dataset, kind: str = "cross_entropy") -> Callable:
-    r"""The full-batch loss θ ↦ f(θ) of ``model`` on ``dataset`` (a :class:`eomlib.data.Dataset`).
+    r"""The full-batch loss θ ↦ f(θ) of ``model`` on ``dataset`` (a
+    :class:`eomlib.data.Dataset`).
 
     ``kind="cross_entropy"``: the softmax head, :math:`f = -\frac1N\sum_i \log
     \mathrm{softmax}(z_i)_{y_i}` with logits :math:`z_i` = ``model(θ, x_i)``;
     ``kind="mse"``: :math:`\frac1{2N}\sum_i\|z_i - y_i\|^2`.  The returned function carries
-    ``loss.activation`` so that counter terms warn about non-smooth activations.
+    ``loss.activation`` (the model's activation name, for information).
+
+    Args:
+        model: the network, a function ``(θ, x) ↦ logits`` such as a
+            :class:`eomlib.models.Model`.
+        dataset: the training set; ``kind="cross_entropy"`` reads its ``x`` and ``labels``,
+            ``kind="mse"`` its ``x`` and ``y``.
+        kind: ``"cross_entropy"`` (the default, :func:`eomlib.models.cross_entropy_loss`) or
+            ``"mse"`` (:func:`eomlib.models.mse_loss`).
+
+    Returns:
+        The loss, a function of the parameters θ to a scalar.
+
+    Raises:
+        ValueError: if ``kind`` is neither ``"cross_entropy"`` nor ``"mse"``.
+
+    Example:
+        >>> from eomlib import models, data
+        >>> ds, net = data.digits(n_train=128), models.make_mlp([64, 32, 10])
+        >>> loss = models.make_loss(net, ds)  # loss(theta) is a scalar
     """
     if kind == "cross_entropy":
         return cross_entropy_loss(model, dataset.x, dataset.labels)
@@ -282,21 +509,71 @@ def make_loss(model: Callable, dataset, kind: str = "cross_entropy") -> Callable
 
 
 def probabilities(model: Callable, theta, x) -> jax.Array:
-    """The softmax head: class probabilities ``softmax(model(θ, x))``."""
+    """The softmax head: class probabilities ``softmax(model(θ, x))``.
+
+    Args:
+        model: the network, a function ``(θ, x) ↦ logits``.
+        theta: its parameters.
+        x: the inputs, of shape ``(n, features)``.
+
+    Returns:
+        An array of shape ``(n, classes)`` whose rows are probabilities (summing to 1).
+
+    Example:
+        >>> from eomlib import models, data
+        >>> net, ds = models.make_mlp([64, 10]), data.digits()
+        >>> models.probabilities(net, net.init(key), ds.x).shape  # key = jax.random.PRNGKey(0)
+    """
     return jax.nn.softmax(model(theta, x), axis=-1)
 
 
 def accuracy(model: Callable, theta, x, labels) -> jax.Array:
-    """Fraction of ``x`` classified as ``labels`` by the arg-max of ``model(θ, x)``."""
+    """Fraction of ``x`` classified as ``labels`` by the arg-max of ``model(θ, x)``.
+
+    Args:
+        model: the network, a function ``(θ, x) ↦ logits``.
+        theta: its parameters.
+        x: the inputs, of shape ``(n, features)``.
+        labels: the integer class labels, of shape ``(n,)``.
+
+    Returns:
+        A scalar array in [0, 1].
+
+    Example:
+        >>> from eomlib import models, data
+        >>> net, ds = models.make_mlp([64, 10]), data.digits()
+        >>> models.accuracy(net, net.init(key), ds.x, ds.labels)  # key = jax.random.PRNGKey(0)
+    """
     return jnp.mean(jnp.argmax(model(theta, x), axis=-1) == labels)
 
 
 def layernorm_mlp(params: list, x, activation_name: str = "tanh", eps: float = 0.0):
-    r"""An MLP whose hidden affine layers are followed by :func:`layer_norm`, then the activation:
-    :func:`mlp` with ``layer_norm=True`` (parameters from :func:`init_mlp`).
+    r"""An MLP whose hidden affine layers are followed by :func:`eomlib.models.layer_norm`, then
+    the activation: :func:`eomlib.models.mlp` with ``layer_norm=True`` (parameters from
+    :func:`eomlib.models.init_mlp`).
 
     ``h ↦ act(layer_norm(h @ w + b))`` for every hidden layer, linear output.  Each hidden
     layer's ``{"w", "b"}`` is a scale-invariant group (``params[i]`` for ``i < len - 1``):
     multiplying both by c > 0 leaves the network unchanged (exactly when ``eps = 0``).
+
+    Args:
+        params: the parameters, a list of ``{"w", "b"}`` dicts as made by
+            :func:`eomlib.models.init_mlp`.
+        x: the inputs, of shape ``(n, sizes[0])``.
+        activation_name: the activation, a key of :data:`eomlib.models.ACTIVATIONS`
+            (default ``"tanh"``).
+        eps: the ε ≥ 0 of the layer norm (default 0.0, exactly scale invariant).
+
+    Returns:
+        The outputs, of shape ``(n, sizes[-1])``.
+
+    Raises:
+        ValueError: if ``activation_name`` is not a key of :data:`eomlib.models.ACTIVATIONS`.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from eomlib import models
+        >>> params = models.init_mlp(jax.random.PRNGKey(0), [4, 8, 1])
+        >>> models.layernorm_mlp(params, jnp.ones((3, 4))).shape  # (3, 1)
     """
     return mlp(params, x, activation_name, layer_norm=True, eps=eps)

@@ -7,7 +7,8 @@ import pytest
 from conftest import flat
 
 import eomlib
-from eomlib import breakdown, toys
+from eomlib import breakdown
+from eomlib.book import toys
 
 
 def test_log_series_coefficients_are_the_quadratic_counter_terms():

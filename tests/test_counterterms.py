@@ -10,7 +10,10 @@ import pytest
 from conftest import flat
 
 import eomlib
+import eomlib._core.counterterms
+import eomlib._core.flat
 from eomlib import trees
+from eomlib._core import trees as core_trees
 
 
 def dense_derivatives(loss, theta):
@@ -104,7 +107,7 @@ def test_tree_counts_and_quadratic_coefficients():
 def test_graft_is_the_derivative_of_elementary_differentials(tiny_net):
     """d/dx F(τ)(x)·F(σ) equals Σ of grafted trees, checked numerically for τ = [•,•]."""
     loss, theta = tiny_net
-    problem = eomlib.flat.flatten_problem(loss, theta)
+    problem = eomlib._core.flat.flatten_problem(loss, theta)
 
     def field(x):
         return -problem.grad(x)
@@ -112,8 +115,8 @@ def test_graft_is_the_derivative_of_elementary_differentials(tiny_net):
     tau = trees.make_tree([trees.LEAF, trees.LEAF])
     sigma = (trees.LEAF,)
     x = problem.x0
-    ev = eomlib.counterterms.TreeEvaluator(field, x)
-    direct = jax.jvp(lambda y: eomlib.counterterms.TreeEvaluator(field, y).value(tau), (x,),
+    ev = eomlib._core.counterterms.TreeEvaluator(field, x)
+    direct = jax.jvp(lambda y: eomlib._core.counterterms.TreeEvaluator(field, y).value(tau), (x,),
                      (ev.value(sigma),))[1]
     grafted = ev.combination({t: float(m) for t, m in trees.graft(tau, sigma).items()})
     np.testing.assert_allclose(direct, grafted, rtol=1e-12, atol=1e-14)
@@ -292,15 +295,15 @@ def test_order5_equals_gd_reference_on_a_small_pytree():
 
 @pytest.mark.parametrize("order", [0, 1, 2, 3, 4])
 def test_curve_plans_give_the_modified_field_terms_exactly(order):
-    plan = trees.curve_plan(order)
+    plan = core_trees.curve_plan(order)
     for j, output in enumerate(plan.outputs, start=1):
         assert plan.value_of(output) == dict(trees.modified_field_term(j))
-    assert trees.curve_plan(5) is None
+    assert core_trees.curve_plan(5) is None
 
 
 def test_curve_derivative_is_faa_di_bruno(tiny_net):
     """(F∘c)''' = F'''[c',c',c'] + 3F''[c',c''] + F'[c'''] for a curve with given derivatives."""
-    from eomlib.counterterms import curve_derivative, multiderivative
+    from eomlib._core.counterterms import curve_derivative, multiderivative
 
     loss, theta = tiny_net
     x0, grad = flat_gradient(loss, theta)

@@ -1,4 +1,4 @@
-"""Common-subexpression elimination (eomlib.cse): same values, fewer equations, nothing merged
+"""Common-subexpression elimination (eomlib._core.cse): same values, fewer equations, nothing merged
 that differs."""
 
 import warnings
@@ -10,8 +10,8 @@ import pytest
 from conftest import flat
 
 import eomlib
-from eomlib import counterterms
-from eomlib.cse import eliminate_common_subexpressions as cse
+from eomlib._core import counterterms
+from eomlib._core.cse import eliminate_common_subexpressions as cse
 
 
 def count(fn, *args, primitive=None):
@@ -159,7 +159,7 @@ def test_fields_through_scan_cond_and_custom_jvp_equal_the_recursion():
 def test_falls_back_to_the_plain_function_with_one_warning(monkeypatch):
     """If the jaxpr walk fails (JAX internals changed in another release), the function runs
     as traced, with the same values, after one RuntimeWarning."""
-    from eomlib import cse as cse_module
+    from eomlib._core import cse as cse_module
 
     def broken(*args, **kwargs):
         raise AttributeError("no such internal")

@@ -8,6 +8,7 @@ from conftest import flat
 
 import eomlib
 from eomlib import data, invariance as inv, models
+from eomlib._core import invariance as core_inv
 
 LR, N = 0.2, 30
 
@@ -103,10 +104,10 @@ def test_function_selector_masks_are_computed_once_per_selector_and_shapes(ln_ne
     assert len(calls) == seen
     small = models.init_mlp(jax.random.PRNGKey(2), [3, 2, 2])
     assert float(inv.group_mask(small, weights).sum()) == 6 and len(calls) > seen
-    entries = len(inv._FUNCTION_MASKS)
+    entries = len(core_inv._FUNCTION_MASKS)
     del weights
     gc.collect()
-    assert len(inv._FUNCTION_MASKS) == entries - 2
+    assert len(core_inv._FUNCTION_MASKS) == entries - 2
 
 
 # ----------------------------------------------------------------------------- symmetry checks

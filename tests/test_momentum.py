@@ -8,6 +8,7 @@ from conftest import flat
 
 import eomlib
 from eomlib import momentum
+from eomlib.book import toys
 
 
 def _hand_heavy_ball(loss, theta, lr, beta, n):
@@ -155,7 +156,7 @@ def test_invalid_arguments(tiny_net):
 
 
 def test_divergence_is_reported_with_the_momentum_range():
-    loss = eomlib.toys.quadratic(jnp.diag(jnp.array([100.0, 1.0])))
+    loss = toys.quadratic(jnp.diag(jnp.array([100.0, 1.0])))
     theta = jnp.array([1.0, 1.0])
     # ηλ = 20 > 2(1 + β) = 3: HB grows by a factor ≈ 18.5 per step and overflows.
     with pytest.raises(eomlib.DivergenceError, match=r"2\(1 \+ beta\) = 3"):

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import LogFormatterSciNotation, NullFormatter  # noqa: E402
 
-from eomlib import plots  # noqa: E402
+from eomlib.book import plots  # noqa: E402
 
 
 def _fit(lrs):

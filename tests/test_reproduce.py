@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from eomlib import data, experiments
+from eomlib import data
+from eomlib import reproduce as experiments
 
 # One test runs the CLI once and checks everything it produced: a module-scoped fixture would
 # be set up once per xdist worker (and xdist_group does not group under pytest 9).

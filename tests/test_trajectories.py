@@ -7,7 +7,7 @@ import pytest
 from conftest import flat
 
 import eomlib
-from eomlib.solve import solve_rescaled
+from eomlib._core.solve import solve_rescaled
 
 
 def test_gd_trajectory_matches_manual_loop_and_keeps_pytree(tiny_net):
@@ -92,7 +92,7 @@ def test_error_sweep_batchings_agree(tiny_net):
 def test_order0_sweep_solves_gradient_flow_once(tiny_net, steps, monkeypatch):
     """Order 0: one gradient-flow solve saved at every t = kη_i equals a solve per learning
     rate and the single-η discretization_error (to the solver's tolerance)."""
-    from eomlib import errors
+    from eomlib._core import errors
 
     loss, theta = tiny_net
     lrs = [0.2, 0.05, 0.1, 0.15, 0.025]
@@ -228,7 +228,7 @@ def test_host_trimming_and_unflattening_match_jax():
     leaf dtypes included, on a pytree that mixes float32 and float64 leaves."""
     from jax.flatten_util import ravel_pytree
 
-    from eomlib.flat import take_leading, unravel_stack
+    from eomlib._core.flat import take_leading, unravel_stack
 
     theta = {"a": jnp.ones((2, 3), jnp.float32), "b": [jnp.arange(4.0), jnp.asarray(0.5)]}
     x, unravel = ravel_pytree(theta)

@@ -9,6 +9,7 @@ import pytest
 
 import eomlib
 from eomlib import models
+from eomlib._core.smoothness import warn_if_not_smooth
 
 
 def loss2(theta):
@@ -69,7 +70,7 @@ def test_loss_must_return_scalar():
 def test_a_valid_loss_is_checked_once_per_kind_of_parameters():
     """check_loss traces a loss once per structure, shapes and dtypes of θ (eomlib.memo):
     a repeated call (a slider move) traces nothing, not even the jitted run's loss again."""
-    from eomlib.validate import check_loss
+    from eomlib._core.validate import check_loss
 
     traces = []
 
@@ -136,10 +137,13 @@ def test_overflow_inside_vmap_is_not_silent():
 
 
 def test_relu_with_counter_terms_warns_once():
+    relu = lambda t: jnp.sum(jax.nn.relu(t) ** 3)  # noqa: E731
+    tanh = lambda t: jnp.sum(jnp.tanh(t) ** 3)  # noqa: E731
+    theta = jnp.array([0.5, -0.2])
     with pytest.warns(UserWarning, match="not smooth"):
-        models.warn_if_not_smooth("relu", 1)
+        warn_if_not_smooth(relu, theta, 1)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        models.warn_if_not_smooth("relu", 2)  # once only
-        models.warn_if_not_smooth("tanh", 3)
-        models.warn_if_not_smooth("relu", 0)
+        warn_if_not_smooth(relu, theta, 2)  # once only
+        warn_if_not_smooth(tanh, theta, 3)
+        warn_if_not_smooth(lambda t: jnp.sum(jax.nn.relu(t)), theta, 0)  # order 0: never

@@ -13,17 +13,18 @@ rate: one save grid serves a whole ``vmap`` over :math:`\eta`.  The solver is di
 
 from __future__ import annotations
 
+import dataclasses
+import numbers
 from functools import partial
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import diffrax
 import jax
 import jax.numpy as jnp
 
-from .blowup import ensure_finite
+from .blowup import finish_run
 from .fields import flat_eom_field
 from .flat import flatten_problem, grid_size, take_leading, unravel_stack
-from .models import warn_if_loss_not_smooth
 from .validate import (
     check_loss,
     check_lr,
@@ -33,14 +34,73 @@ from .validate import (
     check_theta,
     check_tolerance,
 )
+from .smoothness import warn_if_not_smooth
 
 DEFAULT_RTOL = 1e-10
 DEFAULT_ATOL = 1e-12
+SOLVER_OPTIONS = ("rtol", "atol", "max_steps")
 
 
 def default_max_steps(num_steps: int) -> int:
     """Solver step budget: generous for stiff counter terms, finite so blow-ups terminate."""
     return 4096 + 256 * grid_size(num_steps)
+
+
+@dataclasses.dataclass(frozen=True)
+class Solver:
+    r"""How eomlib solves its ODEs: diffrax's 8th-order Dormand–Prince method (``Dopri8``)
+    with a PID step-size controller, in rescaled time τ = t/η, saved exactly at τ = 0, 1, …, n.
+
+    Every function that solves an ODE takes ``solver=Solver(...)``; the keywords ``rtol=``,
+    ``atol=`` and ``max_steps=`` may be passed instead, as shorthands for the same fields.
+    The object is hashable, so it is a static argument under ``jax.jit`` (a new tolerance
+    compiles a new program; a new learning rate does not).
+
+    Args:
+        rtol: relative tolerance, > 0 (default ``1e-10``: float64 errors resolved down to
+            about 1e-10).
+        atol: absolute tolerance, > 0 (default ``1e-12``).
+        max_steps: the solver's step budget, a positive integer, or None for
+            ``4096 + 256 · grid`` (grid the padded step count): generous for stiff counter
+            terms, finite so that a blow-up ends with an error instead of a hang.
+
+    Example:
+        >>> eomlib.eom_trajectory(loss, theta0, 0.1, 50, 2, solver=eomlib.Solver(rtol=1e-8))
+    """
+
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
+    max_steps: int | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "rtol", check_tolerance(self.rtol, "rtol"))
+        object.__setattr__(self, "atol", check_tolerance(self.atol, "atol"))
+        steps = self.max_steps
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, numbers.Integral)
+                                  or steps < 1):
+            raise ValueError(f"max_steps must be a positive integer or None, got {steps!r}.")
+        object.__setattr__(self, "max_steps", None if steps is None else int(steps))
+
+    def budget(self, num_steps: int) -> int:
+        """The step budget for a run padded to ``grid_size(num_steps)``."""
+        return self.max_steps if self.max_steps is not None else default_max_steps(num_steps)
+
+
+def solver_settings(solver=None, options=None) -> Solver:
+    """The :class:`Solver` of a public call: ``solver`` (default ``Solver()``), or one built
+    from the shorthand keywords in ``options`` (``rtol``, ``atol``, ``max_steps``)."""
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(SOLVER_OPTIONS))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {', '.join(map(repr, unknown))}; the "
+                        f"solver's options are {', '.join(SOLVER_OPTIONS)} (or solver=eomlib.Solver(...)).")
+    if solver is None:
+        return Solver(**options)
+    if not isinstance(solver, Solver):
+        raise ValueError(f"solver must be an eomlib.Solver, got {type(solver).__name__}.")
+    if options:
+        return dataclasses.replace(solver, **options)
+    return solver
 
 
 def solve_rescaled(field_tau: Callable, y0, lr, num_steps, grid: int, rtol: float, atol: float,
@@ -95,41 +155,49 @@ def eom_flat(loss, theta0, lr, num_steps, grid, order, rtol, atol, max_steps, me
                           grid, rtol, atol, max_steps)
 
 
-def _checked_args(loss, theta0, lr, num_steps, order, rtol, atol, max_steps, max_num_steps=None):
-    """Validated ``(num_steps, grid, order, rtol, atol, max_steps)``; ``grid`` is the static
-    save-grid length for ``max_num_steps`` (default ``num_steps``)."""
+class RunArgs(NamedTuple):
+    """Validated arguments of a run: steps n, static grid length, order, solver settings."""
+
+    num_steps: int
+    grid: int
+    order: int
+    rtol: float
+    atol: float
+    max_steps: int
+
+
+def check_run(loss, theta0, lr, num_steps, order=0, solver=None, max_num_steps=None,
+              solver_options=None) -> RunArgs:
+    """Validate the arguments every trajectory, error and sweep function shares and resolve
+    the solver settings (:func:`solver_settings`); ``grid`` is the static save-grid length
+    for ``max_num_steps`` (default ``num_steps``).  Warns about a non-smooth loss when
+    ``order`` ≥ 1."""
     check_lr(lr)
     num_steps = check_num_steps(num_steps)
     bound = check_max_num_steps(max_num_steps, num_steps)
     order = check_order(order)
     check_theta(theta0)
     check_loss(loss, theta0)
-    warn_if_loss_not_smooth(loss, order)
-    rtol = check_tolerance(rtol, "rtol")
-    atol = check_tolerance(atol, "atol")
-    if max_steps is None:
-        max_steps = default_max_steps(bound)
-    elif not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive integer or None, got {max_steps!r}.")
-    return num_steps, grid_size(bound), order, rtol, atol, max_steps
+    warn_if_not_smooth(loss, theta0, order)
+    settings = solver_settings(solver, solver_options)
+    return RunArgs(num_steps, grid_size(bound), order, settings.rtol, settings.atol,
+                   settings.budget(bound))
 
 
-def eom_flat_checked(loss, theta0, lr, num_steps, order, *, rtol=DEFAULT_RTOL,
-                     atol=DEFAULT_ATOL, max_steps=None, method="trees", max_num_steps=None,
-                     padded=False):
+def eom_flat_checked(loss, theta0, lr, num_steps, order, *, solver=None, method="trees",
+                     max_num_steps=None, padded=False, **solver_options):
     """Validated :func:`eom_flat`; raises on overflow. Returns the flat solution (with
     ``padded``, the whole padded grid)."""
-    num_steps, grid, order, rtol, atol, max_steps = _checked_args(
-        loss, theta0, lr, num_steps, order, rtol, atol, max_steps, max_num_steps)
-    xs, ok, _ = eom_flat(loss, theta0, lr, num_steps, grid, order, rtol, atol, max_steps, method)
-    xs = ensure_finite(xs, ok, f"the order-{order} EoM solution", loss, theta0, lr)
-    return xs if padded else take_leading(xs, num_steps + 1)
+    run = check_run(loss, theta0, lr, num_steps, order, solver, max_num_steps, solver_options)
+    xs, ok, _ = eom_flat(loss, theta0, lr, run.num_steps, run.grid, run.order, run.rtol,
+                         run.atol, run.max_steps, method)
+    return finish_run(xs, ok, f"the order-{run.order} EoM solution", loss, theta0, lr,
+                      run.num_steps, padded)
 
 
 def eom_trajectory(loss: Callable, theta0, lr, num_steps: int, order: int, *,
-                   rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-                   max_steps: int | None = None, method: str = "trees",
-                   max_num_steps: int | None = None):
+                   solver: Solver | None = None, method: str = "trees",
+                   max_num_steps: int | None = None, **solver_options):
     r"""The order-``order`` EoM solution sampled exactly at :math:`t_k = k\eta`, k = 0…n.
 
     Solves :math:`\dot\theta = -\nabla f - \eta\sum_{k\le order}\eta^{k-1}\xi_k` from
@@ -143,12 +211,13 @@ def eom_trajectory(loss: Callable, theta0, lr, num_steps: int, order: int, *,
         lr: η > 0, may be traced (``jax.vmap`` over it).
         num_steps: n ≥ 0.
         order: γ ≥ 0, the number of counter terms.
-        rtol, atol: the solver's tolerances.
-        max_steps: solver step budget (default grows with ``num_steps``).
+        solver: the ODE solver's settings (:class:`eomlib.Solver`: tolerances and step
+            budget); ``rtol=``, ``atol=``, ``max_steps=`` are accepted as shorthands.
         method: ``"trees"`` or ``"recursion"`` (the slow reference), see
             :func:`eomlib.counter_terms`.
         max_num_steps: an upper bound on ``num_steps`` over calls that should share one
             compilation (see :func:`eomlib.gd_trajectory`); default ``num_steps``.
+        **solver_options: ``rtol``, ``atol``, ``max_steps`` (see ``solver``).
 
     Returns:
         A pytree like ``theta0`` with a leading axis of length n + 1, stacked like
@@ -159,6 +228,6 @@ def eom_trajectory(loss: Callable, theta0, lr, num_steps: int, order: int, *,
         DivergenceError: if the solution overflows or the solver fails; the message
             reports η·λ_max(θ_0).
     """
-    xs = eom_flat_checked(loss, theta0, lr, num_steps, order, rtol=rtol, atol=atol,
-                          max_steps=max_steps, method=method, max_num_steps=max_num_steps)
+    xs = eom_flat_checked(loss, theta0, lr, num_steps, order, solver=solver, method=method,
+                          max_num_steps=max_num_steps, **solver_options)
     return unravel_stack(theta0, xs)

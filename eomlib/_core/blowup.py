@@ -12,6 +12,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax.numpy as jnp
 
+from .flat import take_leading
 from .spectra import sharpness
 from .validate import DivergenceError, is_concrete
 
@@ -53,3 +54,10 @@ def ensure_finite(xs, ok, what: str, loss, theta0, lr):
         f"{what} overflowed to NaN/inf (or the ODE solver failed); the learning rate is likely "
         "beyond the stable range η·λ_max < 2. Call eomlib.sharpness(loss, theta0) to check.",
     )
+
+
+def finish_run(xs, ok, what: str, loss, theta0, lr, num_steps: int, padded: bool = False):
+    """The last step of every run (GD, a flow, a prediction): :func:`ensure_finite`, then
+    the rows k = 0…``num_steps`` of the padded grid (all of it with ``padded``)."""
+    xs = ensure_finite(xs, ok, what, loss, theta0, lr)
+    return xs if padded else take_leading(xs, num_steps + 1)

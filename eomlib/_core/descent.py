@@ -8,9 +8,9 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from .blowup import all_finite, ensure_finite
-from .flat import flatten_problem, grid_size, take_leading, unravel_stack
-from .validate import check_loss, check_lr, check_max_num_steps, check_num_steps, check_theta
+from .blowup import all_finite, finish_run
+from .flat import flatten_problem, unravel_stack
+from .solve import check_run
 
 
 @partial(jax.jit, static_argnames=("loss", "grid"))
@@ -37,35 +37,42 @@ def gd_trajectory(loss: Callable, theta0, lr, num_steps: int, *, max_num_steps: 
 
     .. math::  \theta_{k+1} = \theta_k - \eta \nabla f(\theta_k)
 
+    Full-batch GD in one jitted ``jax.lax.scan``; the number of steps is traced, so runs
+    whose step counts fall in the same power-of-two bucket share one compilation.  Under
+    ``jax.jit`` or ``jax.vmap`` an overflow becomes a run-time error instead of a
+    :class:`eomlib.DivergenceError`.
+
     Args:
         loss: θ ↦ scalar, JAX-differentiable, θ any pytree.
         theta0: the start θ_0 (pytree of finite float arrays).
-        lr: the learning rate η > 0 (may be traced: ``jax.vmap`` over it for sweeps).
-        num_steps: n ≥ 0.
+        lr: the learning rate η, a finite scalar > 0 (may be traced: ``jax.vmap`` over it
+            for sweeps).
+        num_steps: n, the number of GD steps, an integer ≥ 0.
         max_num_steps: an upper bound on ``num_steps`` over calls that should share one
-            compilation (a slider whose n = round(T/η) varies: pass the largest n).  The
-            program is compiled for a power-of-two padded length; default ``num_steps``.
+            compilation (a slider whose n = round(T/η) varies: pass the largest n), an
+            integer ≥ ``num_steps`` or None.  The program is compiled for a power-of-two
+            padded length; default None: ``num_steps``.
 
     Returns:
-        A pytree like ``theta0`` whose leaves have a new leading axis of length n + 1.
+        A pytree like ``theta0`` whose leaves have a new leading axis of length n + 1:
+        :math:`\theta_0, \dots, \theta_n`.
 
     Raises:
         ValueError: on invalid arguments, naming the argument and its valid range.
-        DivergenceError: if the iterates overflow to NaN/inf; the message reports
+        eomlib.DivergenceError: if the iterates overflow to NaN/inf; the message reports
             η·λ_max(θ_0).
+
+    Example:
+        >>> traj = eomlib.gd_trajectory(loss, theta0, 0.1, 100)
+        >>> jax.tree_util.tree_map(lambda a: a[-1], traj)  # θ_100
     """
     xs = gd_flat_checked(loss, theta0, lr, num_steps, max_num_steps)
     return unravel_stack(theta0, xs)
 
 
 def gd_flat_checked(loss, theta0, lr, num_steps, max_num_steps=None, *, padded=False):
-    """Validated :func:`gd_flat`; raises on overflow. Returns the flat iterates (with
+    """Validated ``gd_flat``; raises on overflow. Returns the flat iterates (with
     ``padded``, the whole padded grid: rows after ``num_steps`` repeat the last)."""
-    check_lr(lr)
-    num_steps = check_num_steps(num_steps)
-    grid = grid_size(check_max_num_steps(max_num_steps, num_steps))
-    check_theta(theta0)
-    check_loss(loss, theta0)
-    xs, ok = gd_flat(loss, theta0, lr, num_steps, grid)
-    xs = ensure_finite(xs, ok, "gradient descent", loss, theta0, lr)
-    return xs if padded else take_leading(xs, num_steps + 1)
+    run = check_run(loss, theta0, lr, num_steps, 0, None, max_num_steps)
+    xs, ok = gd_flat(loss, theta0, lr, run.num_steps, run.grid)
+    return finish_run(xs, ok, "gradient descent", loss, theta0, lr, run.num_steps, padded)

@@ -20,7 +20,7 @@ from jax.flatten_util import ravel_pytree
 
 from .counterterms import _reference_fields, modified_field_fn
 from .flat import flatten_problem
-from .models import warn_if_loss_not_smooth
+from .smoothness import warn_if_not_smooth
 from .validate import check_order
 
 
@@ -43,14 +43,38 @@ def eom_vector_field(loss: Callable, order: int, *, method: str = "trees") -> Ca
     .. math::  \frac{d\theta}{dt} = -\nabla f - \eta\sum_{k=1}^{order}\eta^{k-1}\xi_k
 
     ``order = 0`` is gradient flow, ``order = 1`` adds :math:`\tfrac{\eta}{2}Hg`, and so on.
-    The output has the pytree structure of ``theta``; ``lr`` may be traced.
+    The output has the pytree structure of ``theta``; ``lr`` may be traced.  Because the
+    learning rate is an argument, ``jax.jit(field)`` compiles once for every η and
+    ``jax.vmap`` over ``lr`` batches a sweep.  No Hessian is formed: the counter terms are
+    nested Jacobian-vector products of the gradient.  The field warns once (a
+    ``UserWarning``) when ``order`` ≥ 1 and the loss is not smooth
+    (:func:`eomlib.non_smooth_reason`).
+
+    Args:
+        loss: θ ↦ scalar, JAX-differentiable, θ any pytree.
+        order: the EoM order γ, the number of counter terms, an integer ≥ 0 (0 = gradient
+            flow).
+        method: ``"trees"`` (default) or ``"recursion"`` (the slow literal reference), see
+            :func:`eomlib.counter_terms`.
+
+    Returns:
+        A function ``field(theta, lr)`` that returns dθ/dt, a pytree like ``theta``, for
+        the learning rate ``lr`` = η (a scalar, possibly traced).
+
+    Raises:
+        ValueError: if ``order`` is not a non-negative integer or ``method`` is not
+            ``"trees"`` or ``"recursion"``.
+
+    Example:
+        >>> field = jax.jit(eomlib.eom_vector_field(loss, 2))
+        >>> field(theta, 0.1)  # dθ/dt of the order-2 EoM at η = 0.1
     """
     order = check_order(order)
     if method not in ("trees", "recursion"):
         raise ValueError(f"method must be 'trees' or 'recursion', got {method!r}.")
-    warn_if_loss_not_smooth(loss, order)
 
     def field(theta, lr):
+        warn_if_not_smooth(loss, theta, order)
         problem = flatten_problem(loss, theta)
         return problem.unravel(flat_eom_field(problem.grad, order, method=method)(problem.x0, lr))
 
@@ -64,10 +88,23 @@ def modified_loss(loss: Callable, lr) -> Callable:
     Its gradient flow is the order-1 EoM, since :math:`\nabla\|\nabla f\|^2 = 2Hg`
     (the implicit gradient regularisation of Barrett & Dherin, 2021).  No such loss exists
     for :math:`\xi_2` and beyond: they are not gradients.
+
+    Args:
+        loss: θ ↦ scalar, JAX-differentiable, θ any pytree.
+        lr: the learning rate η, a scalar (may be traced; not checked here).
+
+    Returns:
+        The function :math:`\theta \mapsto f(\theta) + \frac{\eta}{4}\|\nabla f(\theta)\|^2`
+        (a scalar), differentiable again with ``jax.grad``.  It warns once (a
+        ``UserWarning``) when the loss is not smooth (:func:`eomlib.non_smooth_reason`).
+
+    Example:
+        >>> tilde_f = eomlib.modified_loss(loss, 0.1)
+        >>> -jax.grad(tilde_f)(theta)  # equals eomlib.eom_vector_field(loss, 1)(theta, 0.1)
     """
-    warn_if_loss_not_smooth(loss, 1)
 
     def tilde_f(theta):
+        warn_if_not_smooth(loss, theta, 1)
         g = ravel_pytree(jax.grad(loss)(theta))[0]
         return loss(theta) + lr / 4.0 * jnp.vdot(g, g)
 

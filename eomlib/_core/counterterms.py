@@ -38,7 +38,7 @@ import jax
 from . import trees as _trees
 from .cse import eliminate_common_subexpressions
 from .flat import flatten_problem
-from .models import warn_if_loss_not_smooth
+from .smoothness import warn_if_not_smooth
 from .validate import check_order
 
 
@@ -156,7 +156,7 @@ def _curve_plan_values(plan, field: Callable, x) -> list:
 
 CSE_FROM_ORDER = 1
 """Modified fields of this order and above are traced through
-:func:`eomlib.cse.eliminate_common_subexpressions` (order 0 is the gradient alone).  At order
+``eomlib.cse.eliminate_common_subexpressions`` (order 0 is the gradient alone).  At order
 1 XLA already shares most of the gradient and its ``jvp``, but not all: through a layer norm
 the order-1 solve of chapter 5 runs about 15 % faster deduplicated."""
 
@@ -166,8 +166,8 @@ def _deduplicated(fn: Callable, order: int) -> Callable:
 
 
 def modified_field_fn(field: Callable, order: int) -> Callable:
-    r"""``(x, lr) ↦`` :func:`modified_field` ``(field, x, order, lr)`` as one function: from
-    order ``CSE_FROM_ORDER`` on its repeated derivatives are bound once (:mod:`eomlib.cse`),
+    r"""``(x, lr) ↦ modified_field(field, x, order, lr)`` as one function: from
+    order ``CSE_FROM_ORDER`` on its repeated derivatives are bound once (``eomlib.cse``),
     and it is traced once however often a solver calls it."""
     return _deduplicated(lambda y, eta: _modified_field(field, y, order, eta), order)
 
@@ -191,8 +191,8 @@ def _modified_field(field: Callable, x, order: int, lr) -> jax.Array:
 
 
 def modified_field_term_fn(field: Callable, j: int) -> Callable:
-    """``x ↦`` :func:`modified_field_term` ``(field, x, j)`` as one function (see
-    :func:`modified_field_fn`)."""
+    """``x ↦ modified_field_term(field, x, j)`` as one function (see
+    ``modified_field_fn``)."""
     return _deduplicated(lambda y: _modified_field_term(field, y, j), j - 1)
 
 
@@ -255,20 +255,39 @@ def counter_terms(loss: Callable, order: int, *, method: str = "trees") -> tuple
     :math:`\xi_k = -F_{k+1}`, :math:`F_1 = -\nabla f`,
     :math:`F_j = -\sum_{i\ge2}\frac1{i!}\sum_{k_1+\dots+k_i=j} D_{k_1}\cdots D_{k_{i-1}}F_{k_i}`.
 
+    The functions evaluate the trees of :func:`eomlib.trees.counter_term_trees` at θ with
+    nested Jacobian-vector products of the gradient (no Hessian is formed); they are pure,
+    so ``jax.jit`` and ``jax.vmap`` apply.  Called with a loss whose gradient has a kink or
+    jump (e.g. relu), they warn once (a ``UserWarning``): the higher derivatives then miss
+    the curvature concentrated at the kinks (see :func:`eomlib.non_smooth_reason`).
+
     Args:
         loss: a JAX-differentiable function θ ↦ scalar, θ any pytree.
         order: number of counter terms, an integer ≥ 0 (0 returns ``()``).
-        method: ``"trees"`` (fast, default) or ``"recursion"`` (literal reference).
+        method: ``"trees"`` (fast, default) or ``"recursion"`` (literal reference: Lie
+            derivatives as nested ``jax.jvp``, exponentially slower; for tests).
+
+    Returns:
+        A tuple of ``order`` functions ``(xi_1, …, xi_order)``; ``xi_k(theta)`` returns
+        :math:`\xi_k(\theta)` as a pytree like ``theta``.
+
+    Raises:
+        ValueError: if ``order`` is not a non-negative integer, ``method`` is not
+            ``"trees"`` or ``"recursion"``, or ``loss`` is not callable.
+
+    Example:
+        >>> xi_1, xi_2 = eomlib.counter_terms(loss, 2)
+        >>> xi_1(theta)  # ½ H g, a pytree like theta
     """
     order = check_order(order)
     if method not in ("trees", "recursion"):
         raise ValueError(f"method must be 'trees' or 'recursion', got {method!r}.")
     if not callable(loss):
         raise ValueError(f"loss must be a callable θ ↦ scalar, got {type(loss).__name__}.")
-    warn_if_loss_not_smooth(loss, order)
 
     def make(k: int) -> Callable:
         def xi_k(theta):
+            warn_if_not_smooth(loss, theta, order)
             problem = flatten_problem(loss, theta)
             field = _negated(problem.grad)
             if method == "trees":
@@ -285,11 +304,29 @@ def counter_terms(loss: Callable, order: int, *, method: str = "trees") -> tuple
 
 
 def counter_term_coefficients(k: int) -> list:
-    """ξ_k as a human-readable list of ``(tree, coefficient)`` in terms of ``g`` and its
+    r"""ξ_k as a human-readable list of ``(tree, coefficient)`` in terms of ``g`` and its
     derivatives: tree ``[•]`` is ``H g``, ``[•,•]`` is ``∇³f[g,g]``, and so on.
 
     (The sign differs from :func:`eomlib.trees.counter_term_trees`, which is written in
     the field ``F = -g``: a tree with ``n`` nodes carries the factor ``(-1)^n``.)
+
+    In general a tree with root children :math:`\tau_1, \dots, \tau_m` is
+    :math:`\nabla^{m+1} f[v_1, \dots, v_m]`, :math:`v_i` the children's vectors, and ``•``
+    is ``g`` itself; a tree with n nodes involves derivatives of f up to order n.
+
+    Args:
+        k: the index of the counter term, an integer ≥ 1.
+
+    Returns:
+        A list of ``(str, fractions.Fraction)`` pairs: the tree in bracket notation
+        (:func:`eomlib.trees.tree_to_str`) and its exact coefficient in ξ_k.
+
+    Raises:
+        ValueError: if ``k`` is not an integer ≥ 1.
+
+    Example:
+        >>> eomlib.counter_term_coefficients(2)  # ξ_2 = ⅓ H²g + 1/12 ∇³f[g,g]
+        [('[•,•]', Fraction(1, 12)), ('[[•]]', Fraction(1, 3))]
     """
     if check_order(k) < 1:
         raise ValueError(f"k must be an integer >= 1 (ξ_1, ξ_2, ...), got {k}.")

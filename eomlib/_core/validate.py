@@ -19,7 +19,24 @@ from .memo import FunctionMemo, signature
 
 
 class DivergenceError(FloatingPointError):
-    """A trajectory overflowed to NaN/inf. The message reports η·λ_max."""
+    """A trajectory overflowed to NaN/inf. The message reports η·λ_max.
+
+    Raised, instead of returning NaN or ±inf, by every function that runs gradient descent
+    or an ODE solver (:func:`eomlib.gd_trajectory`, :func:`eomlib.eom_trajectory`,
+    :func:`eomlib.discretization_error`, :func:`eomlib.predicted_error`,
+    :func:`eomlib.error_sweep`, :func:`eomlib.prediction_sweep`, …) when the run overflows
+    or the solver fails.  The message names the run (and, where known, the first bad
+    step) and reports η·λ_max(θ_0) (by :func:`eomlib.spectra.sharpness`) with a reading of
+    it: gradient descent is unstable along the top Hessian direction once η·λ_max > 2.
+    Under ``jax.jit`` or ``jax.vmap`` the same condition is a run-time error with a fixed
+    message instead.  A subclass of ``FloatingPointError``.
+
+    Example:
+        >>> try:
+        ...     eomlib.gd_trajectory(loss, theta0, 10.0, 100)
+        ... except eomlib.DivergenceError as exc:
+        ...     print(exc)  # "gradient descent overflowed to NaN/inf first at step …"
+    """
 
 
 def is_concrete(x) -> bool:

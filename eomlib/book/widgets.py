@@ -1,0 +1,151 @@
+"""Learning-rate sliders for the book: live on a kernel, precomputed players in the site.
+
+The rendered book has no kernel, so every slider comes in three forms:
+
+* :func:`eomlib.book.widgets.lr_slider` — an ipywidgets slider for Jupyter/Colab.  The
+  callback receives a new η; because η is a traced argument of eomlib's jitted functions,
+  nothing recompiles.
+* a static figure that overlays a few η values (drawn by the chapter itself);
+* :func:`eomlib.book.widgets.lr_player` — a kernel-free player: frames precomputed (one
+  ``vmap`` over η), turned into a self-contained HTML/JavaScript animation with a frame
+  slider (``matplotlib.animation.Animation.to_jshtml``).
+
+When the environment variable ``EOMLIB_STATIC=1`` is set (the book build and the test run set
+it), :func:`eomlib.book.widgets.lr_slider` displays a note instead of a widget, since a widget
+snapshot in a static page would be a slider that does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Sequence
+
+import matplotlib.pyplot as plt
+from matplotlib import animation
+
+__all__ = ["lr_player", "lr_slider", "is_static"]
+
+
+def is_static() -> bool:
+    """True while the book is being built or tested (``EOMLIB_STATIC=1``): no live widgets.
+
+    Returns:
+        True when the environment variable ``EOMLIB_STATIC`` is exactly ``"1"``, else False.
+
+    Example:
+        >>> from eomlib.book import widgets
+        >>> widgets.is_static()  # True under EOMLIB_STATIC=1
+    """
+    return os.environ.get("EOMLIB_STATIC", "") == "1"
+
+
+def lr_player(fig, draw: Callable[[int], None], labels: Sequence[str], *,
+              interval_ms: int = 400):
+    """A kernel-free player: ``draw(i)`` redraws ``fig`` for frame ``i`` (labelled ``labels[i]``).
+
+    Returns an ``IPython.display.HTML`` object holding the animation, its frame
+    slider and buttons; it works in the static site.  ``fig`` is closed afterwards so
+    that it is not shown a second time.  Every frame is drawn once, now, into the HTML.
+
+    Args:
+        fig: the matplotlib ``Figure`` that ``draw`` redraws.
+        draw: a function of the frame index ``i`` (0 ≤ i < ``len(labels)``) that redraws
+            ``fig``, e.g. clears its axes and plots the run at the i-th η; its return value
+            is ignored.
+        labels: one label per frame, at least two.  Only their number is used: ``draw``
+            should show the label itself (in a title, say).
+        interval_ms: keyword only; the time between frames when playing, in milliseconds,
+            > 0 (default 400).
+
+    Returns:
+        The ``IPython.display.HTML`` object (a notebook cell displays it).
+
+    Raises:
+        ValueError: if ``labels`` names fewer than two frames.
+
+    Example:
+        >>> from eomlib.book import widgets
+        >>> lrs = [0.1, 0.2, 0.4]  # fig, ax = plt.subplots(); draw(i) plots the run at lrs[i]
+        >>> widgets.lr_player(fig, draw, [f"η = {lr:g}" for lr in lrs])
+    """
+    from IPython.display import HTML
+
+    if len(labels) < 2:
+        raise ValueError(f"labels must name at least two frames, got {len(labels)}.")
+
+    def frame(i):
+        draw(i)
+        return []
+
+    anim = animation.FuncAnimation(fig, frame, frames=len(labels), interval=interval_ms,
+                                   blit=False, repeat=False)
+    html = anim.to_jshtml(default_mode="once")
+    plt.close(fig)
+    return HTML(html)
+
+
+def lr_slider(draw: Callable[[float], None], *, lr_min: float, lr_max: float, value: float,
+              step: float | None = None, log: bool = False, description: str = "η",
+              readout_format: str = ".3g"):
+    """A live ipywidgets slider that calls ``draw(lr)`` and shows the figure it makes.
+
+    ``draw`` should compute with eomlib (η traced: no recompilation) and draw with
+    matplotlib; the previous figure is replaced, not stacked.  Outside a live kernel
+    (``EOMLIB_STATIC=1``, see :func:`eomlib.book.widgets.is_static`) returns a Markdown note
+    pointing to the static twin and player.  ``draw`` is called once at the start and again
+    each time the slider is released (no continuous updates).
+
+    Args:
+        draw: a function of the learning rate η that draws one figure with matplotlib.
+        lr_min: keyword only; the smallest η, > 0 (and < ``lr_max``).
+        lr_max: keyword only; the largest η.
+        value: keyword only; the initial η, in [``lr_min``, ``lr_max``].
+        step: keyword only; the slider's step, in decades (log10 η) when ``log`` is True,
+            else in η; None (the default) is 0.02 decades, or (``lr_max`` − ``lr_min``)/100.
+        log: keyword only; whether the slider is logarithmic (base 10); default False.
+        description: keyword only; the slider's label (default ``"η"``).
+        readout_format: keyword only; the format of the value shown next to the slider
+            (default ``".3g"``).
+
+    Returns:
+        An ``ipywidgets.VBox`` of the slider and the figure's output area; under
+        ``EOMLIB_STATIC=1`` an ``IPython.display.Markdown`` note instead.
+
+    Example:
+        >>> from eomlib.book import widgets
+        >>> def draw(lr): ...  # plot the GD and EoM runs at learning rate lr
+        >>> widgets.lr_slider(draw, lr_min=0.01, lr_max=1.0, value=0.1, log=True)
+    """
+    from IPython.display import Markdown
+
+    if is_static():
+        return Markdown(
+            f"*Live slider: run this notebook (Colab button above) to drag {description} yourself. "
+            "In this static page, use the precomputed player and the static figure instead.*"
+        )
+    import ipywidgets as widgets
+    from IPython.display import clear_output
+
+    if log:
+        import math
+
+        slider = widgets.FloatLogSlider(value=value, base=10, min=math.log10(lr_min),
+                                        max=math.log10(lr_max), step=step or 0.02,
+                                        description=description, readout_format=readout_format,
+                                        continuous_update=False)
+    else:
+        slider = widgets.FloatSlider(value=value, min=lr_min, max=lr_max,
+                                     step=step or (lr_max - lr_min) / 100,
+                                     description=description, readout_format=readout_format,
+                                     continuous_update=False)
+    out = widgets.Output()
+
+    def update(_=None):
+        with out:
+            clear_output(wait=True)
+            draw(slider.value)
+            plt.show()
+
+    slider.observe(update, names="value")
+    update()
+    return widgets.VBox([slider, out])

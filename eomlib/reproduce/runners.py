@@ -1,0 +1,377 @@
+r"""Running the experiments with eomlib's public API: (a) :func:`eomlib.error_sweep`, (b)
+:func:`eomlib.prediction_sweep`, (c) :func:`eomlib.gd_trajectory`,
+:func:`eomlib.eom_trajectory` and :mod:`eomlib.invariance`; a small job queue with progress
+bars; and :func:`eomlib.reproduce.reproduce`, which runs all three, draws the figures and
+writes the report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+import eomlib
+from eomlib import invariance
+
+from .checks import collect_failures, invariance_checks, slope_passes
+from .config import SCALES, SLOPE_TOLERANCE, Scale, floor_one_digit
+from .problems import Problem, build_problem, invariance_problem, invariance_runs
+from .report import environment, write_results
+
+
+def _progress(total: int, desc: str, position: int = 0, show: bool = True):
+    from tqdm import tqdm  # plain text to stderr, also when called from a notebook
+
+    return tqdm(total=total, desc=desc, file=sys.stderr, leave=True, dynamic_ncols=True,
+                position=position, disable=not show)
+
+
+def _floats(a) -> list:
+    return [float(v) for v in np.asarray(a, dtype=float).ravel()]
+
+
+def error_vs_lr_for_order(problem: Problem, scale: Scale, order: int) -> dict:
+    r"""Experiment (a) for one order γ: :math:`\max_k e_k` for each η (one
+    :func:`eomlib.error_sweep`, i.e. one compilation) and the fitted log–log slope."""
+    start = time.perf_counter()
+    sweep = eomlib.error_sweep(problem.loss, problem.theta0, scale.lrs, order, horizon=scale.horizon,
+                        rtol=scale.rtol, atol=scale.atol)
+    slope = sweep.slope()
+    return {
+        "num_steps": [int(n) for n in sweep.num_steps],
+        "max_error": _floats(sweep.max_error),
+        "final_error": [float(sweep.errors[i, n]) for i, n in enumerate(sweep.num_steps)],
+        "slope": slope,
+        "expected_slope": order + 1,
+        "passed": slope_passes(slope, order),
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def assemble_error_vs_lr(scale: Scale, per_order: dict) -> dict:
+    """The result of experiment (a) from ``{order: error_vs_lr_for_order(...)}``."""
+    return {"horizon": scale.horizon, "lrs": _floats(scale.lrs), "rtol": scale.rtol,
+            "atol": scale.atol, "orders": {str(o): per_order[o] for o in scale.orders}}
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) measured against predicted error along training
+# ---------------------------------------------------------------------------------------------
+
+def prediction_ratios(measured: np.ndarray, predicted: np.ndarray) -> dict:
+    r"""How well :math:`p_k = \|\delta(k\eta)\|` predicts :math:`e_k`: the ratio at the last
+    step, the ratio of the maxima, and :math:`\max_{k\ge1}|p_k/e_k - 1|`."""
+    measured, predicted = np.asarray(measured), np.asarray(predicted)
+    k = measured > 0
+    return {
+        "ratio_final": float(predicted[-1] / measured[-1]),
+        "ratio_max": float(predicted.max() / measured.max()),
+        "max_relative_deviation": float(np.max(np.abs(predicted[k] / measured[k] - 1.0))),
+    }
+
+
+def track_lrs_and_steps(scale: Scale) -> tuple:
+    """Experiment (b) runs η = ``track_lr`` for ``track_steps`` steps and η/2 for twice as many."""
+    return (scale.track_lr, scale.track_lr / 2.0), (scale.track_steps, 2 * scale.track_steps)
+
+
+def error_along_training_for_order(problem: Problem, scale: Scale, order: int) -> dict:
+    """Experiment (b) for one order γ: measured and predicted error at η and η/2 over the same
+    horizon (one :func:`eomlib.prediction_sweep`, one compilation), with the ratios of
+    ``prediction_ratios``."""
+    start = time.perf_counter()
+    lrs, steps = track_lrs_and_steps(scale)
+    sweep = eomlib.prediction_sweep(problem.loss, problem.theta0, lrs, order,
+                                    horizon=scale.track_lr * scale.track_steps)
+    if tuple(int(n) for n in sweep.num_steps) != tuple(steps):  # pragma: no cover
+        raise AssertionError(f"step counts {sweep.num_steps} differ from {steps}")
+    runs, gd_losses = [], []
+    for lr, n, gd_loss, measured, predicted in zip(lrs, steps, sweep.gd_loss, sweep.measured,
+                                                   sweep.predicted):
+        runs.append({"lr": lr, "num_steps": n, "measured": _floats(measured),
+                     "predicted": _floats(predicted), **prediction_ratios(measured, predicted)})
+        gd_losses.append(_floats(gd_loss))
+    devs = [abs(r["ratio_final"] - 1.0) for r in runs]
+    return {
+        "runs": runs,
+        # |ratio − 1| = O(η): halving η should roughly halve it
+        "deviation_shrink_factor": float(devs[0] / devs[1]) if devs[1] > 0 else math.inf,
+        "gd_loss": gd_losses[0],  # along GD at the larger learning rate
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def assemble_error_along_training(scale: Scale, per_order: dict) -> dict:
+    """The result of experiment (b) from ``{order: error_along_training_for_order(...)}``."""
+    lrs, steps = track_lrs_and_steps(scale)
+    orders = {str(o): dict(per_order[o]) for o in scale.track_orders}
+    gd_loss = next(iter(orders.values())).get("gd_loss", [])
+    for r in orders.values():
+        r.pop("gd_loss", None)
+    return {"horizon": scale.track_lr * scale.track_steps, "lrs": list(lrs),
+            "num_steps": list(steps), "rtol": eomlib.Solver().rtol, "atol": eomlib.Solver().atol,
+            "gd_loss": gd_loss, "orders": orders}
+
+
+#: Where experiment (c) enters the job queue of :func:`eomlib.reproduce.reproduce` (after the
+#: two costliest jobs).
+JOB_POSITION_C = 2
+
+
+def run_jobs(jobs: list, workers: int) -> list:
+    """Run ``jobs`` (``(bar, function, args)``), ``workers`` at a time, ticking each job's
+    progress bar when it ends (``run_invariance`` ticks its own, stage by stage); results
+    in the order of ``jobs``.
+
+    Every job compiles its own XLA program, and compiling (most of a small run) uses one
+    core: with a second core free, two workers cut the wall time of a small run by up to half
+    (no gain, and no loss of CPU time, on a machine that is already busy).
+    """
+    def run(bar, fn, args):
+        if fn is run_invariance:  # ticks its own bar, stage by stage
+            return fn(*args, bar=bar)
+        result = fn(*args)
+        bar.set_postfix_str(f"done: order {args[-1]}", refresh=False)
+        bar.update()
+        return result
+
+    if workers <= 1:
+        return [run(*job) for job in jobs]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(run, *job) for job in jobs]
+        return [f.result() for f in futures]
+
+
+def run_invariance(problem: Problem, scale: Scale, bar=None) -> dict | None:
+    r"""Experiment (c): norm dynamics of the scale-invariant first layer and the sum of the
+    translation-invariant output biases (THEORY §5–6), GD against GF and the order-1 EoM,
+    on the layer-normalised twin of ``problem`` (:func:`eomlib.reproduce.invariance_problem`).
+
+    The learning rate is set by the twin's own Hessian: :math:`\eta` = ``inv_lr_sharpness``
+    / :math:`|\lambda|_{\max}(\theta_0)` rounded down to one digit (power iteration finds the
+    eigenvalue of largest magnitude, which for a layer-normalised network at initialisation
+    can be negative; the magnitude is what matters, since the EoM series in
+    :math:`\eta\lambda` converges for :math:`|\eta\lambda| < 1` whatever the sign), the
+    weight decay :math:`\lambda` = ``inv_decay_times_lr``/η.  Two
+    compiled programs: GD for the five runs of :func:`eomlib.reproduce.invariance_runs`
+    (``vmap``), and GF and the order-1 EoM for the first four (``lax.map``).
+
+    Returns a JSON-serialisable dict: the settings, the tracked series (for
+    ``plot_invariance``), the numbers of ``invariance_checks`` and ``"checks"`` (a
+    list of ``{"name", "passed", "detail", …}`` read by
+    :func:`eomlib.reproduce.collect_failures`).  ``bar``, a tqdm bar of total 3, is ticked
+    after the symmetry checks, GD and the flows.
+    """
+    start = time.perf_counter()
+    tick = (lambda note: (bar.set_postfix_str(note, refresh=False), bar.update())) if bar \
+        else (lambda note: None)
+    twin = invariance_problem(problem, scale)
+    sym_scale = invariance.check_scale_invariance(twin.loss, twin.theta0, twin.scale_group)
+    sym_translation = invariance.check_translation_invariance(twin.loss, twin.theta0,
+                                                              twin.translation_group)
+    curvature = abs(float(eomlib.sharpness(twin.loss, twin.theta0)))
+    lr = floor_one_digit(scale.inv_lr_sharpness / curvature)
+    decay = scale.inv_decay_times_lr / lr
+    runs = invariance_runs(lr, decay, scale)
+    scale_mask = invariance.group_mask(twin.theta0, twin.scale_group)
+    bias_mask = invariance.group_mask(twin.theta0, twin.translation_group)
+    # one loss per weight decay, so that the runs of each share their compiled programs
+    losses = {0.0: twin.loss, decay: invariance.weight_decayed(twin.loss, decay)}
+    tick("symmetry checks")
+
+    gd = {"sq_norm": [], "grad_sq": [], "bias_sum": []}
+    for i, (lr_i, decay_i, n_i) in enumerate(zip(*runs)):
+        # every run to the longest run's length (GD is cheap), so that each measurement
+        # along it compiles once; the first n_i + 1 iterates are run i's
+        traj = eomlib.gd_trajectory(losses[decay_i], twin.theta0, lr_i, max(runs.steps))
+        rows = slice(0, n_i + 1)
+        gd["sq_norm"].append(np.asarray(invariance.group_sq_norm(traj, twin.scale_group))[rows])
+        gd["bias_sum"].append(np.asarray(invariance.group_sum(traj, twin.translation_group))[rows])
+        # ‖g_S‖² of the undecayed loss: the growth without decay (runs 0, 1), the equilibrium (4)
+        gd["grad_sq"].append(np.asarray(invariance.group_grad_sq_norm(
+            twin.loss, traj, twin.scale_group))[rows] if i in (0, 1, 4) else None)
+    tick("gradient descent")
+
+    n_flow = 4  # runs 0-3
+    solver = eomlib.Solver(rtol=scale.inv_rtol, atol=scale.inv_atol)
+    flows = {0: {"sq_norm": [], "bias_sum": []}, 1: {"sq_norm": [], "bias_sum": []}}
+    for lr_i, decay_i, n_i in list(zip(*runs))[:n_flow]:
+        for order, flow in flows.items():
+            traj = eomlib.eom_trajectory(losses[decay_i], twin.theta0, lr_i, n_i, order,
+                                         solver=solver, max_num_steps=max(runs.steps[:n_flow]))
+            flow["sq_norm"].append(np.asarray(invariance.group_sq_norm(traj, twin.scale_group)))
+            flow["bias_sum"].append(np.asarray(invariance.group_sum(traj, twin.translation_group)))
+    gf, eom1 = flows[0], flows[1]
+    tick("GF and order-1 EoM")
+
+    rate1 = float(invariance.decay_rate(lr, decay, 1))
+    checks, numbers = invariance_checks(sym_scale, sym_translation, runs, gd, gf, eom1, rate1)
+    checks = [check.to_json() for check in checks]
+
+    def series(d, i):
+        return {k: _floats(v[i][: runs.steps[i] + 1]) for k, v in d.items() if k != "grad_sq"}
+
+    return {
+        "model": twin.model.name,
+        "num_params": twin.num_params,
+        "scale_group": "first layer {w, b} (feeds a layer norm)",
+        "translation_group": "output biases (softmax cross-entropy)",
+        "group_sizes": {"scale": int(scale_mask.sum()), "translation": int(bias_mask.sum())},
+        "abs_sharpness_theta0": curvature,
+        "lr": lr,
+        "weight_decay": decay,
+        "lr_times_weight_decay": lr * decay,
+        "runs": [{"lr": a, "weight_decay": b, "num_steps": c, "gd": series(gd, i),
+                  **({"gf": series(gf, i), "eom1": series(eom1, i)} if i < n_flow else {})}
+                 for i, (a, b, c) in enumerate(zip(*runs))],
+        "rtol": scale.inv_rtol,
+        "atol": scale.inv_atol,
+        **numbers,
+        "checks": checks,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def default_workers() -> int:
+    """Jobs run at once: 2 where there are at least 2 CPU cores (see ``run_jobs``)."""
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def reproduce(scale: str | Scale = "small", dataset: str = "digits", out: str | Path = "eom_results",
+              model: str = "mlp", seed: int = 0, cache_dir=None,
+              workers: int | None = None, progress: bool = True) -> dict:
+    """Run experiments (a), (b) and (c), write one PNG per figure (``error_vs_lr.png``,
+    ``error_along_training.png``, ``invariance.png``) and ``results.json`` to ``out``.
+
+    ``scale`` is a name in :data:`eomlib.reproduce.SCALES` or a
+    :class:`eomlib.reproduce.Scale` (recorded as ``"custom"``); ``progress=False`` hides the
+    progress bars (on stderr).  Returns the results dict; ``results["passed"]`` is False
+    (and ``results["failures"]`` lists why) when a fitted slope misses γ + 1 ±
+    :data:`eomlib.reproduce.SLOPE_TOLERANCE` or a check of (c) fails.
+
+    Everything runs in float64: enable ``jax_enable_x64`` before creating any array
+    (``python -m eomlib`` does).
+
+    Args:
+        scale: ``"tiny"`` (the tests, about a CPU-minute), ``"small"`` (the default) or
+            ``"paper"`` (a GPU run), or a :class:`eomlib.reproduce.Scale`.
+        dataset: ``"digits"`` (the default, offline), ``"mnist"`` or ``"cifar10"``
+            (downloaded once).
+        out: the output folder, created if missing (default ``"eom_results"``); existing
+            files of the same names are replaced.
+        model: ``"mlp"`` (the default, a tanh MLP) or ``"cnn"`` (a tanh CNN).
+        seed: the seed of the training subset and the initialisation (default 0).
+        cache_dir: the download folder of ``mnist`` and ``cifar10``, as for
+            :func:`eomlib.data.cache_dir` (default None: ``$EOMLIB_DATA``, else
+            ``~/.cache/eomlib``).
+        workers: the number of experiments run at once (values below 1 count as 1); None
+            (the default) is 2 on a machine with at least 2 CPU cores, else 1.
+        progress: whether to show the progress bars on stderr (default True).
+
+    Returns:
+        The results dict, also written to ``out/results.json``, with keys ``"settings"``,
+        ``"slopes"``, ``"error_vs_lr"`` (a), ``"error_along_training"`` (b),
+        ``"invariance"`` (c), ``"figures"``, ``"timings"``, ``"environment"``,
+        ``"failures"`` (:func:`eomlib.reproduce.collect_failures`) and ``"passed"``.
+
+    Raises:
+        RuntimeError: if ``jax_enable_x64`` is off.
+        ValueError: if ``scale``, ``dataset`` or ``model`` is not one of the names above.
+        eomlib.data.DatasetUnavailableError: if ``mnist`` or ``cifar10`` is not cached and
+            cannot be downloaded.
+        eomlib.DivergenceError: if a run diverges (no error order can then be measured).
+
+    Example:
+        >>> import jax; jax.config.update("jax_enable_x64", True)
+        >>> from eomlib import reproduce
+        >>> results = reproduce.reproduce("tiny", "digits", "eom_tiny"); results["passed"]
+    """
+    if not jax.config.read("jax_enable_x64"):
+        raise RuntimeError("reproduce needs float64: call jax.config.update('jax_enable_x64', True) "
+                           "before creating any array (python -m eomlib does).")
+    if isinstance(scale, Scale):
+        cfg, scale = scale, "custom"
+    elif scale in SCALES:
+        cfg = SCALES[scale]
+    else:
+        raise ValueError(f"scale must be one of {tuple(SCALES)} or a Scale, got {scale!r}.")
+    workers = default_workers() if workers is None else max(1, int(workers))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    timings = {}
+
+    start = time.perf_counter()
+    problem = build_problem(dataset, cfg, model, seed, cache_dir)
+    lam = float(eomlib.sharpness(problem.loss, problem.theta0))
+    cfg = cfg.with_sharpness(lam)
+    timings["setup"] = time.perf_counter() - start
+
+    # (a), (b) and (c): one job per order of (a) and (b) (one compiled program each) and one for
+    # (c); the costliest are submitted first
+    start = time.perf_counter()
+    bar_a = _progress(len(cfg.orders), "(a) error vs η", 0, progress)
+    bar_b = _progress(len(cfg.track_orders), "(b) measured vs predicted", 1, progress)
+    bar_c = _progress(3, "(c) invariant layers", 2, progress)
+    jobs = sorted([(bar_a, error_vs_lr_for_order, (problem, cfg, o)) for o in cfg.orders]
+                  + [(bar_b, error_along_training_for_order, (problem, cfg, o))
+                     for o in cfg.track_orders],
+                  key=lambda job: -job[2][2] - (job[1] is error_along_training_for_order))
+    jobs.insert(JOB_POSITION_C, (bar_c, run_invariance, (problem, cfg)))
+    done = run_jobs(jobs, workers)
+    for bar in (bar_a, bar_b, bar_c):
+        bar.close()
+    res_c = done.pop(JOB_POSITION_C)
+    jobs.pop(JOB_POSITION_C)
+    done = dict(zip([(job[1], job[2][2]) for job in jobs], done))
+    res_a = assemble_error_vs_lr(cfg, {o: done[error_vs_lr_for_order, o] for o in cfg.orders})
+    res_b = assemble_error_along_training(
+        cfg, {o: done[error_along_training_for_order, o] for o in cfg.track_orders})
+    timings["experiments"] = time.perf_counter() - start
+    timings["invariance"] = res_c["seconds"]
+
+    from .figures import plot_error_along_training, plot_error_vs_lr, plot_invariance
+
+    def caption(name, d):
+        return (f"{dataset}, {name} (d = {d}), n_train = {cfg.n_train}, full-batch GD, float64, "
+                f"eomlib {eomlib.__version__}")
+
+    caption_ab = caption(problem.model.name, problem.num_params)
+    figures = [plot_error_vs_lr(res_a, out / "error_vs_lr.png", caption_ab).name,
+               plot_error_along_training(res_b, out / "error_along_training.png", caption_ab).name,
+               plot_invariance(res_c, out / "invariance.png",
+                               caption(res_c["model"], res_c["num_params"])).name]
+    timings["total"] = time.perf_counter() - t_start
+
+    results = {
+        "settings": {
+            "scale": scale, "dataset": dataset, "model": problem.model.name, "seed": seed,
+            "n_train": cfg.n_train, "num_params": problem.num_params, "loss": "softmax cross-entropy",
+            "activation": problem.model.activation, "dtype": "float64",
+            "sharpness_theta0": lam, "max_lr_times_sharpness": lam * float(cfg.lr_max),
+            "scale_config": {**dataclasses.asdict(cfg), "lrs": _floats(cfg.lrs),
+                             "horizon": cfg.horizon, "track_lr": cfg.track_lr},
+            "slope_tolerance": SLOPE_TOLERANCE,
+            "workers": workers,
+        },
+        "slopes": {order: r["slope"] for order, r in res_a["orders"].items()},
+        "error_vs_lr": res_a,
+        "error_along_training": res_b,
+        "invariance": res_c,
+        "figures": figures,
+        "timings": timings,
+        "environment": environment(),
+    }
+    results["failures"] = collect_failures(results)
+    results["passed"] = not results["failures"]
+    write_results(results, out)
+    return results
