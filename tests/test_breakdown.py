@@ -51,7 +51,7 @@ def test_exact_flow_is_gd_at_the_steps_complex_beyond_one():
     half = breakdown.quadratic_exact_flow(1.5, [0.5, 1.5])
     np.testing.assert_allclose(np.abs(half), 0.5 ** np.array([0.5, 1.5]), rtol=1e-12)
     np.testing.assert_allclose(half.real, 0, atol=1e-13)  # cos(π t/η) = 0 at half steps
-    # The same flow as eomlib.toys.exact_quadratic_flow (eigenbasis form), for a 1-D matrix.
+    # The same flow as eomlib.book.toys.exact_quadratic_flow (eigenbasis form), for a 1-D matrix.
     eigenbasis = toys.exact_quadratic_flow([[3.0]], [1.0], 0.5, [0.0, 0.25, 1.0])[:, 0]
     np.testing.assert_allclose(eigenbasis, breakdown.quadratic_exact_flow(1.5, [0.0, 0.5, 2.0]),
                                atol=1e-13)
