@@ -24,7 +24,7 @@ import jax.numpy as jnp
 
 from .blowup import finish_run
 from .fields import flat_eom_field
-from .flat import flatten_problem, grid_size, take_leading, unravel_stack
+from .flat import flatten_problem, grid_size, unravel_stack
 from .validate import (
     check_loss,
     check_lr,
