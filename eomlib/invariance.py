@@ -28,5 +28,7 @@ from ._core.invariance import track as track
 from ._core.invariance import unit_grad_sq_norm as unit_grad_sq_norm
 from ._core.invariance import weight_decayed as weight_decayed
 from ._core.invariance import weighted_angular_update as weighted_angular_update
+from ._core.decaysweep import WeightDecaySweep as WeightDecaySweep
+from ._core.decaysweep import weight_decay_sweep as weight_decay_sweep
 
-__all__ = ["SymmetryCheck", "Tracked", "angular_update", "check_scale_invariance", "check_translation_invariance", "decay_rate", "eom1_norm_rate", "equilibrium_angle", "equilibrium_norm", "flow_sum", "gd_sq_norm", "gd_sum", "group_grad_sq_norm", "group_mask", "group_sq_norm", "group_sum", "integrated_sq_norm", "norm_rate", "polar_angle", "Projections", "counter_term_projections", "track", "unit_grad_sq_norm", "weight_decayed", "weighted_angular_update"]
+__all__ = ["SymmetryCheck", "Tracked", "angular_update", "check_scale_invariance", "check_translation_invariance", "decay_rate", "eom1_norm_rate", "equilibrium_angle", "equilibrium_norm", "flow_sum", "gd_sq_norm", "gd_sum", "group_grad_sq_norm", "group_mask", "group_sq_norm", "group_sum", "integrated_sq_norm", "norm_rate", "polar_angle", "Projections", "counter_term_projections", "track", "unit_grad_sq_norm", "weight_decayed", "weighted_angular_update", "WeightDecaySweep", "weight_decay_sweep"]

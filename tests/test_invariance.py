@@ -307,3 +307,68 @@ def test_tracked_quantities_work_under_vmap(gd_run):
     np.testing.assert_allclose(tracked.sq_norm[1], one.sq_norm, rtol=1e-13)
     np.testing.assert_allclose(tracked.angle[1], one.angle, rtol=1e-9)
     assert float(tracked.angle[1].min()) > 0
+
+
+# --------------------------------------------------------------------------- weight_decay_sweep
+
+
+@pytest.fixture(scope="module")
+def small_ln_net():
+    """A 16-4-10 layer-normalised tanh MLP on 32 digits (8×8 pooled to 4×4): a cheap net."""
+    ds = data.digits(n_train=32, seed=0)
+    x = ds.x.reshape(-1, 8, 8)[:, ::2, ::2].reshape(-1, 16)
+    theta = models.init_mlp(jax.random.PRNGKey(2), [16, 4, 10])
+    theta[-1]["b"] = 0.5 + 0.3 * jax.random.normal(jax.random.PRNGKey(3), (10,))
+    return models.cross_entropy_loss(models.layernorm_mlp, x, ds.labels), theta
+
+
+@pytest.mark.parametrize("order", [None, 1])  # 1: the flow path (order 0 shares it)
+def test_weight_decay_sweep_equals_the_runs_one_by_one(small_ln_net, order):
+    """Each row is what gd_trajectory / eom_trajectory on weight_decayed(f, λ_i) and the group
+    functions give for run i alone (the same arithmetic: 1e-12), NaN after n_i."""
+    loss, theta = small_ln_net
+    lrs, decays, steps = [0.2, 0.1], [0.0, 0.05], [6, 12]
+    sweep = inv.weight_decay_sweep(loss, theta, lrs, decays, steps, order=order,
+                                   scale_group=first_layer, sum_group=output_bias)
+    assert sweep.num_steps == tuple(steps) and sweep.sq_norm.shape == (2, 13)
+    for i, (lr, lam, n) in enumerate(zip(lrs, decays, steps)):
+        decayed = inv.weight_decayed(loss, lam)
+        traj = (eomlib.gd_trajectory(decayed, theta, lr, n) if order is None
+                else eomlib.eom_trajectory(decayed, theta, lr, n, order, max_num_steps=12))
+        tol = 1e-12 if order is None else 1e-9  # flows: the solver's own steps differ slightly
+        np.testing.assert_allclose(sweep.sq_norm[i, : n + 1], inv.group_sq_norm(traj, first_layer),
+                                   rtol=tol)
+        np.testing.assert_allclose(sweep.total[i, : n + 1], inv.group_sum(traj, output_bias),
+                                   rtol=tol, atol=tol)
+        np.testing.assert_allclose(sweep.grad_sq_norm[i, : n + 1],
+                                   inv.group_grad_sq_norm(loss, traj, first_layer), rtol=tol)
+        assert np.all(np.isnan(np.asarray(sweep.sq_norm[i, n + 1:])))
+
+
+def test_weight_decay_sweep_keeps_gd_s_norm_law(small_ln_net):
+    """GD's scale-group norm obeys ‖θ_{k+1}‖² = (1−ηλ)²‖θ_k‖² + η²‖g_k‖² (exact)."""
+    loss, theta = small_ln_net
+    lr, lam, n = 0.2, 0.05, 20
+    sweep = inv.weight_decay_sweep(loss, theta, [lr], [lam], [n], scale_group=first_layer)
+    sq, g2 = np.asarray(sweep.sq_norm[0]), np.asarray(sweep.grad_sq_norm[0])
+    np.testing.assert_allclose(sq[1:], (1 - lr * lam) ** 2 * sq[:-1] + lr**2 * g2[:-1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"lrs": [0.1, 0.1], "weight_decays": [0.0], "num_steps": [3, 3]}, "same length"),
+    ({"lrs": [0.1], "weight_decays": [-1.0], "num_steps": [3]}, "weight_decays must be finite"),
+    ({"lrs": [-0.1], "weight_decays": [0.0], "num_steps": [3]}, "lr must be"),
+    ({"lrs": [0.1], "weight_decays": [0.0], "num_steps": [2.5]}, "num_steps must be"),
+    ({"lrs": [], "weight_decays": [], "num_steps": []}, "non-empty"),
+    ({"lrs": [0.1], "weight_decays": [0.0], "num_steps": [3], "order": -1}, "order must be"),
+])
+def test_weight_decay_sweep_rejects_bad_runs(small_ln_net, kwargs, match):
+    loss, theta = small_ln_net
+    with pytest.raises(ValueError, match=match):
+        inv.weight_decay_sweep(loss, theta, **kwargs)
+
+
+def test_weight_decay_sweep_names_the_run_that_diverged():
+    loss = lambda th: 0.5 * jnp.sum(th**2)  # noqa: E731  λ_max = 1
+    with pytest.raises(eomlib.DivergenceError, match=r"weight decay 0\.5 \(run 1\)"):
+        inv.weight_decay_sweep(loss, jnp.ones(2), [0.1, 3.0], [0.0, 0.5], [5, 2000])

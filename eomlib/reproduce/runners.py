@@ -1,6 +1,6 @@
 r"""Running the experiments with eomlib's public API: (a) :func:`eomlib.error_sweep`, (b)
-:func:`eomlib.prediction_sweep`, (c) :func:`eomlib.gd_trajectory`,
-:func:`eomlib.eom_trajectory` and :mod:`eomlib.invariance`; a small job queue with progress
+:func:`eomlib.prediction_sweep`, (c) :func:`eomlib.invariance.weight_decay_sweep` and
+the checks of :mod:`eomlib.invariance`; a small job queue with progress
 bars; and :func:`eomlib.reproduce.reproduce`, which runs all three, draws the figures and
 writes the report.
 """
@@ -161,9 +161,10 @@ def run_invariance(problem: Problem, scale: Scale, bar=None) -> dict | None:
     eigenvalue of largest magnitude, which for a layer-normalised network at initialisation
     can be negative; the magnitude is what matters, since the EoM series in
     :math:`\eta\lambda` converges for :math:`|\eta\lambda| < 1` whatever the sign), the
-    weight decay :math:`\lambda` = ``inv_decay_times_lr``/η.  Two
-    compiled programs: GD for the five runs of :func:`eomlib.reproduce.invariance_runs`
-    (``vmap``), and GF and the order-1 EoM for the first four (``lax.map``).
+    weight decay :math:`\lambda` = ``inv_decay_times_lr``/η.  Three calls of
+    :func:`eomlib.invariance.weight_decay_sweep` (one compiled program each): GD for the
+    five runs of :func:`eomlib.reproduce.invariance_runs`, and GF and the order-1 EoM for
+    the first four.
 
     Returns a JSON-serialisable dict: the settings, the tracked series (for
     ``plot_invariance``), the numbers of ``invariance_checks`` and ``"checks"`` (a
@@ -184,33 +185,26 @@ def run_invariance(problem: Problem, scale: Scale, bar=None) -> dict | None:
     runs = invariance_runs(lr, decay, scale)
     scale_mask = invariance.group_mask(twin.theta0, twin.scale_group)
     bias_mask = invariance.group_mask(twin.theta0, twin.translation_group)
-    # one loss per weight decay, so that the runs of each share their compiled programs
-    losses = {0.0: twin.loss, decay: invariance.weight_decayed(twin.loss, decay)}
     tick("symmetry checks")
 
-    gd = {"sq_norm": [], "grad_sq": [], "bias_sum": []}
-    for i, (lr_i, decay_i, n_i) in enumerate(zip(*runs)):
-        # every run to the longest run's length (GD is cheap), so that each measurement
-        # along it compiles once; the first n_i + 1 iterates are run i's
-        traj = eomlib.gd_trajectory(losses[decay_i], twin.theta0, lr_i, max(runs.steps))
-        rows = slice(0, n_i + 1)
-        gd["sq_norm"].append(np.asarray(invariance.group_sq_norm(traj, twin.scale_group))[rows])
-        gd["bias_sum"].append(np.asarray(invariance.group_sum(traj, twin.translation_group))[rows])
-        # ‖g_S‖² of the undecayed loss: the growth without decay (runs 0, 1), the equilibrium (4)
-        gd["grad_sq"].append(np.asarray(invariance.group_grad_sq_norm(
-            twin.loss, traj, twin.scale_group))[rows] if i in (0, 1, 4) else None)
+    def tracked(sweep, with_grad=False):
+        rows = [slice(0, n + 1) for n in sweep.num_steps]
+        out = {"sq_norm": [np.asarray(sweep.sq_norm[i, r]) for i, r in enumerate(rows)],
+               "bias_sum": [np.asarray(sweep.total[i, r]) for i, r in enumerate(rows)]}
+        if with_grad:
+            out["grad_sq"] = [np.asarray(sweep.grad_sq_norm[i, r]) for i, r in enumerate(rows)]
+        return out
+
+    groups = {"scale_group": twin.scale_group, "sum_group": twin.translation_group}
+    gd = tracked(invariance.weight_decay_sweep(twin.loss, twin.theta0, *runs, **groups), True)
     tick("gradient descent")
 
     n_flow = 4  # runs 0-3
+    flow_runs = [list(column[:n_flow]) for column in runs]
     solver = eomlib.Solver(rtol=scale.inv_rtol, atol=scale.inv_atol)
-    flows = {0: {"sq_norm": [], "bias_sum": []}, 1: {"sq_norm": [], "bias_sum": []}}
-    for lr_i, decay_i, n_i in list(zip(*runs))[:n_flow]:
-        for order, flow in flows.items():
-            traj = eomlib.eom_trajectory(losses[decay_i], twin.theta0, lr_i, n_i, order,
-                                         solver=solver, max_num_steps=max(runs.steps[:n_flow]))
-            flow["sq_norm"].append(np.asarray(invariance.group_sq_norm(traj, twin.scale_group)))
-            flow["bias_sum"].append(np.asarray(invariance.group_sum(traj, twin.translation_group)))
-    gf, eom1 = flows[0], flows[1]
+    gf, eom1 = (tracked(invariance.weight_decay_sweep(twin.loss, twin.theta0, *flow_runs,
+                                                      order=order, solver=solver, **groups))
+                for order in (0, 1))
     tick("GF and order-1 EoM")
 
     rate1 = float(invariance.decay_rate(lr, decay, 1))
