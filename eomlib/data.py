@@ -15,6 +15,13 @@ of ``n_train`` examples (the same subset for the same ``seed``), as a
   :func:`eomlib.data.parse_cifar_batch` for CIFAR-10's pickled batches).  Without a network
   they raise :class:`eomlib.data.DatasetUnavailableError`, whose message names the offline
   default :func:`eomlib.data.digits`.
+* The cache never loses data (see :func:`eomlib.data.fetch`): a file that fails its checksum
+  is renamed ``<name>.bad-<sha256 prefix>``, never deleted, and a fresh copy downloaded
+  (:class:`eomlib.data.CorruptFileError` if none verifies); downloads go to a temporary file
+  and are renamed into place only once verified; a cache folder that is a file, lies below
+  a file or cannot be written raises :class:`eomlib.data.CacheDirError`, naming the folder
+  and the way out (``$EOMLIB_DATA`` or ``cache_dir=``).  A read-only cache holding good
+  files works.
 
 Images are flattened in height × width × channel order (see
 :data:`eomlib.data.IMAGE_SHAPES`), scaled to [0, 1] and centred per feature over the subset;
@@ -23,15 +30,19 @@ Images are flattened in height × width × channel order (see
 
 from __future__ import annotations
 
+import glob
 import gzip
 import hashlib
 import http.client
 import io
+import itertools
 import os
 import pickle
+import secrets
 import shutil
 import tarfile
 import urllib.request
+import warnings
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -41,7 +52,8 @@ import numpy as np
 
 __all__ = ["Dataset", "load", "digits", "teacher_student", "mnist", "cifar10", "fetch",
            "parse_idx", "parse_cifar_batch", "cache_dir", "DatasetUnavailableError",
-           "ChecksumError", "NUM_CLASSES", "IMAGE_SHAPES", "DATASETS"]
+           "CorruptFileError", "CacheDirError", "ChecksumError", "NUM_CLASSES", "IMAGE_SHAPES",
+           "DATASETS"]
 
 
 class Dataset(NamedTuple):
@@ -182,11 +194,15 @@ def teacher_student(key, n: int = 64, d_in: int = 4, d_hidden: int = 8, d_out: i
 # ---------------------------------------------------------------------------------------------
 
 class DatasetUnavailableError(OSError):
-    """A dataset file could not be downloaded (no network, or every mirror failed).
+    """A dataset file is not in the cache and cannot be put there.
 
     Raised by :func:`eomlib.data.fetch`, hence by :func:`eomlib.data.mnist`,
-    :func:`eomlib.data.cifar10` and :func:`eomlib.data.load`; an ``OSError`` whose message
-    lists the mirrors tried and names the offline default :func:`eomlib.data.digits`.
+    :func:`eomlib.data.cifar10` and :func:`eomlib.data.load`; an ``OSError``.  Raised as is
+    when no mirror can be reached (the message lists the mirrors tried, names the cache
+    folder and the offline default :func:`eomlib.data.digits`), and as one of its two
+    subclasses when a file fails its checksum (:class:`eomlib.data.CorruptFileError`) or the
+    cache folder cannot be used (:class:`eomlib.data.CacheDirError`): catching this class
+    catches all three.
 
     Args:
         *args: the message, as for ``OSError``.
@@ -199,11 +215,11 @@ class DatasetUnavailableError(OSError):
 
 
 class ChecksumError(ValueError):
-    """A file's size, SHA-256 or MD5 differs from the published value.
+    """A file's size, SHA-256 or MD5 differs from the published value; a ``ValueError``.
 
-    Raised by :func:`eomlib.data.fetch` (hence :func:`eomlib.data.mnist`,
-    :func:`eomlib.data.cifar10` and :func:`eomlib.data.load`) after it has removed the
-    corrupt download; a ``ValueError``.
+    :func:`eomlib.data.fetch` raises its subclass :class:`eomlib.data.CorruptFileError`
+    (which says where the file was kept aside), so ``except ChecksumError`` still catches
+    a corrupt download.
 
     Args:
         *args: the message, as for ``ValueError``.
@@ -211,8 +227,67 @@ class ChecksumError(ValueError):
     Example:
         >>> from eomlib import data
         >>> try: ds = data.cifar10()
-        ... except data.ChecksumError as exc: print(exc)  # then try again
+        ... except data.ChecksumError as exc: print(exc)  # says where the bad file was kept
     """
+
+
+class CorruptFileError(DatasetUnavailableError, ChecksumError):
+    """A cached or downloaded file fails its checksum and no good copy could be obtained.
+
+    Raised by :func:`eomlib.data.fetch` (hence :func:`eomlib.data.mnist`,
+    :func:`eomlib.data.cifar10` and :func:`eomlib.data.load`); both a
+    :class:`eomlib.data.DatasetUnavailableError` and a :class:`eomlib.data.ChecksumError`.
+    The bad file is never deleted: it is renamed ``<name>.bad-<first 12 hex digits of its
+    SHA-256>`` in the cache folder (``-2``, ``-3``, … appended rather than overwrite an
+    earlier kept-aside file).  The message names the file, where it was kept, the expected
+    and the found size, SHA-256 and MD5, and what to do: delete the kept-aside file and run
+    again to download a fresh copy, or put a good copy at ``path``.
+
+    Args:
+        message: the message.
+        path: keyword only; the ``pathlib.Path`` where the good file belongs (default None).
+        kept_as: keyword only; the ``pathlib.Path`` the (most recent) bad copy was renamed
+            to, or None if it could not be moved (then it is left in place; default None).
+        expected: keyword only; the published ``{"size", "sha256", "md5"}`` (default None).
+        found: keyword only; the ``{"size", "sha256", "md5"}`` of the (most recent) bad
+            copy (default None).
+
+    Example:
+        >>> from eomlib import data
+        >>> try: ds = data.mnist()
+        ... except data.CorruptFileError as exc: print(exc.kept_as, exc.found["sha256"])
+    """
+
+    def __init__(self, message: str, *, path: Path | None = None, kept_as: Path | None = None,
+                 expected: dict | None = None, found: dict | None = None):
+        super().__init__(message)
+        self.path, self.kept_as, self.expected, self.found = path, kept_as, expected, found
+
+
+class CacheDirError(DatasetUnavailableError):
+    """The cache folder cannot be used: it is a file, lies below a file, or is not writable.
+
+    Raised by :func:`eomlib.data.fetch` (hence :func:`eomlib.data.mnist`,
+    :func:`eomlib.data.cifar10` and :func:`eomlib.data.load`); a
+    :class:`eomlib.data.DatasetUnavailableError`.  The message names the folder, where it
+    came from (``cache_dir=``, ``$EOMLIB_DATA`` or the default) and the way out: set
+    ``EOMLIB_DATA`` or pass ``cache_dir=`` (``--data-dir`` on the command line) to a
+    writable folder.  A folder is only required to be writable when something must be
+    written: an already cached, verified file is read from a read-only folder.
+
+    Args:
+        message: the message.
+        path: keyword only; the ``pathlib.Path`` of the cache folder (default None).
+
+    Example:
+        >>> from eomlib import data
+        >>> try: ds = data.mnist(cache_dir="/etc/passwd/cache")  # below a file
+        ... except data.CacheDirError as exc: print(exc.path)
+    """
+
+    def __init__(self, message: str, *, path: Path | None = None):
+        super().__init__(message)
+        self.path = path
 
 
 class RemoteFile(NamedTuple):
@@ -256,6 +331,8 @@ CIFAR10_ARCHIVE = RemoteFile(
 CIFAR10_BATCHES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
 
 DOWNLOAD_TIMEOUT_S = 30.0
+CACHE_DIR_HINT = ("Set the environment variable EOMLIB_DATA or pass cache_dir= (--data-dir on "
+                  "the command line) to a writable folder.")
 
 
 def cache_dir(path: str | os.PathLike | None = None) -> Path:
@@ -266,7 +343,8 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
             for ``$EOMLIB_DATA`` if set and not empty, else ``~/.cache/eomlib``.
 
     Returns:
-        The folder as a ``pathlib.Path`` (not created here).
+        The folder as a ``pathlib.Path`` (not created or checked here: see
+        :func:`eomlib.data.fetch`).
 
     Example:
         >>> from eomlib import data
@@ -276,6 +354,35 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
         return Path(path).expanduser()
     env = os.environ.get("EOMLIB_DATA", "")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "eomlib"
+
+
+def cache_dir_error(folder: Path, directory, problem: str) -> CacheDirError:
+    """A :class:`CacheDirError` naming ``folder``, where it came from, ``problem`` and the fix."""
+    if directory is not None:
+        origin = "given as cache_dir="
+    elif os.environ.get("EOMLIB_DATA", ""):
+        origin = "from $EOMLIB_DATA"
+    else:
+        origin = "the default"
+    return CacheDirError(f"the dataset cache folder {folder} ({origin}) cannot be used: "
+                         f"{problem}. {CACHE_DIR_HINT}", path=folder)
+
+
+def check_cache_folder(folder: Path, directory=None) -> None:
+    """Raise :class:`CacheDirError` if ``folder`` or one of its parents exists but is not a
+    folder.  Only reads (``stat``): a read-only cache passes."""
+    problem = None
+    try:
+        for p in (folder, *folder.parents):
+            if p.exists():
+                if not p.is_dir():
+                    problem = ("it is a file, not a folder" if p == folder
+                               else f"{p} is a file, so no folder can exist below it")
+                break
+    except OSError as exc:
+        raise cache_dir_error(folder, directory, f"it cannot be inspected ({exc})") from exc
+    if problem:
+        raise cache_dir_error(folder, directory, problem)
 
 
 def file_digests(path: Path) -> dict:
@@ -289,36 +396,113 @@ def file_digests(path: Path) -> dict:
     return {"size": size, "sha256": sha256.hexdigest(), "md5": md5.hexdigest()}
 
 
+def published_digests(remote: RemoteFile) -> dict:
+    """``{"size", "sha256", "md5"}`` as published for ``remote``."""
+    return {"size": remote.size, "sha256": remote.sha256, "md5": remote.md5}
+
+
+def mismatches(found: dict, remote: RemoteFile) -> list:
+    """The keys (``size``, ``sha256``, ``md5``) where ``found`` differs from ``remote``."""
+    return [k for k, v in published_digests(remote).items() if found[k] != v]
+
+
+def describe_digests(d: dict) -> str:
+    return f"size {d['size']} bytes, SHA-256 {d['sha256']}, MD5 {d['md5']}"
+
+
 def verify_file(path: Path, remote: RemoteFile) -> None:
     """Raise :class:`eomlib.data.ChecksumError` unless size, SHA-256 and MD5 match ``remote``."""
-    got = file_digests(path)
-    for key in ("size", "sha256", "md5"):
-        expected = getattr(remote, key)
-        if got[key] != expected:
-            raise ChecksumError(
-                f"{path} is not the published {remote.name}: {key} is {got[key]}, expected "
-                f"{expected}: the download is corrupt, or the mirror serves a different file.")
+    found = file_digests(path)
+    bad = mismatches(found, remote)
+    if bad:
+        raise ChecksumError(
+            f"{path} is not the published {remote.name}: its {', '.join(bad)} differ "
+            f"(expected {describe_digests(published_digests(remote))}; found "
+            f"{describe_digests(found)}).")
+
+
+def keep_aside(path: Path, name: str, found: dict, *, reuse_identical: bool = False) -> Path:
+    """Rename the bad copy ``path`` of the file ``name`` (with digests ``found``) to
+    ``<name>.bad-<sha256[:12]>`` in the same folder (``-2``, ``-3``, … if taken; never
+    overwrites) and return the new path.  With ``reuse_identical`` (a fresh download of ours,
+    not a user's file), an earlier kept-aside copy with the same bytes is returned instead
+    and ``path`` is left for the caller to remove."""
+    stem = f"{name}.bad-{found['sha256'][:12]}"
+    for i in itertools.count(1):
+        target = path.with_name(stem if i == 1 else f"{stem}-{i}")
+        if not os.path.lexists(target):
+            os.rename(path, target)
+            return target
+        if reuse_identical and target.is_file() and file_digests(target) == found:
+            return target
+
+
+def create_part(folder: Path, name: str) -> Path:
+    """Create an empty, uniquely named temporary file ``.<name>.<random>.part`` in ``folder``
+    (never taken for the cached file ``name``) and return its path."""
+    while True:
+        part = folder / f".{name}.{secrets.token_hex(4)}.part"
+        try:
+            os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return part
+        except FileExistsError:
+            continue
 
 
 def download(url: str, dest: Path, timeout: float = DOWNLOAD_TIMEOUT_S) -> None:
-    """Stream ``url`` into ``dest`` (written to ``dest.part`` first, renamed when complete)."""
-    partial = dest.with_name(dest.name + ".part")
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as fh:
-            shutil.copyfileobj(response, fh, 1 << 20)
-        partial.replace(dest)
-    finally:
-        partial.unlink(missing_ok=True)
+    """Stream ``url`` into ``dest`` (the caller's temporary file, verified and renamed by it)."""
+    with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "wb") as fh:
+        shutil.copyfileobj(response, fh, 1 << 20)
+
+
+def corrupt_error(remote: RemoteFile, path: Path, bad: list, failures: list) -> CorruptFileError:
+    """A :class:`CorruptFileError` for the bad copies ``bad``, a list of ``(source, kept_as,
+    found, note)`` (``note`` says what became of a copy that could not be kept aside), after
+    the downloads that failed with ``failures``."""
+    parts = []
+    for source, kept_as, found, note in bad:
+        where = f"is kept aside as {kept_as}" if kept_as is not None else note
+        parts.append(f"{source} has {describe_digests(found)} and {where}")
+    expected = describe_digests(published_digests(remote))
+    msg = f"{remote.name} failed its checksum: expected {expected}; {'; '.join(parts)}. " \
+          "Nothing was deleted."
+    if failures:
+        msg += f" No good copy could be downloaded ({'; '.join(failures)})."
+    kept = list(dict.fromkeys(k for _, k, _, _ in bad if k is not None))
+    if kept:
+        names = ", ".join(str(k) for k in kept)
+        msg += (f" To fix this: delete {names} once you no longer need "
+                f"{'them' if len(kept) > 1 else 'it'} and run again to download a fresh copy, "
+                f"or put a good copy of {remote.name} at {path}.")
+    else:
+        msg += (f" To fix this: replace {path} with a good copy of {remote.name}, or choose a "
+                f"writable cache folder with cache_dir= or $EOMLIB_DATA.")
+    if failures:
+        msg += f" {OFFLINE_HINT}"
+    _, kept_as, found, _ = bad[-1]
+    return CorruptFileError(msg, path=path, kept_as=kept_as,
+                            expected=published_digests(remote), found=found)
 
 
 def fetch(remote: RemoteFile, mirrors: Sequence[str], directory: str | os.PathLike | None = None,
           *, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
     """Path of ``remote`` in the cache, downloading and verifying it on first use.
 
-    A cached file is re-verified on every call (a corrupt one is removed and fetched again).
-    Mirrors are tried in order.  Raises :class:`eomlib.data.DatasetUnavailableError` (naming
-    the offline default ``eomlib.data.digits``) when no mirror can be reached, and
-    :class:`eomlib.data.ChecksumError` when the downloaded bytes are not the published file.
+    A cached file is re-verified (size, SHA-256 and MD5) on every call; when it verifies it
+    is read as is, so a read-only cache folder works.  Otherwise mirrors are tried in order.
+
+    Policy for bad files: nothing in the cache folder is ever deleted except this
+    function's own unfinished downloads.  A download goes to a hidden temporary file
+    ``.<name>.<random>.part`` in the cache folder, is verified, and only then renamed to
+    ``<name>`` (``os.replace``), so a partial download never looks like a cached file; the
+    temporary file is removed if the download fails.  A cached or downloaded file that fails
+    its checksum is kept aside, renamed ``<name>.bad-<first 12 hex digits of its SHA-256>``
+    (``-2``, ``-3``, … appended rather than overwrite an earlier one; a fresh download
+    identical to an already kept-aside copy is not kept twice), and the next mirror is
+    tried.  If a later download verifies, it is used and a ``UserWarning`` names the
+    kept-aside file(s); otherwise :class:`eomlib.data.CorruptFileError` says what was kept
+    where, with the expected and found checksums.  Kept-aside files are never read, reused
+    or removed by eomlib: delete them yourself.
 
     Args:
         remote: the file, a ``RemoteFile`` record of its name, size in bytes, SHA-256 and
@@ -326,7 +510,8 @@ def fetch(remote: RemoteFile, mirrors: Sequence[str], directory: str | os.PathLi
         mirrors: base URLs ending in ``/``, tried in order; the file's URL is the mirror
             followed by ``remote.name``.
         directory: the cache folder, as for :func:`eomlib.data.cache_dir` (default None:
-            ``$EOMLIB_DATA``, else ``~/.cache/eomlib``); created if missing.
+            ``$EOMLIB_DATA``, else ``~/.cache/eomlib``); created if missing and a download
+            is needed.
         timeout: keyword only; the socket timeout in seconds of each download, > 0
             (default 30).
 
@@ -334,9 +519,14 @@ def fetch(remote: RemoteFile, mirrors: Sequence[str], directory: str | os.PathLi
         The ``pathlib.Path`` of the verified file in the cache folder.
 
     Raises:
-        eomlib.data.DatasetUnavailableError: if no mirror can be reached.
-        eomlib.data.ChecksumError: if the downloaded file is not the published one (it is
-            removed).
+        eomlib.data.CacheDirError: if the cache folder is a file or lies below one, or
+            cannot be created or written when a download is needed (a
+            ``DatasetUnavailableError``).
+        eomlib.data.CorruptFileError: if the cached file or every download fails its
+            checksum and no good copy was obtained (a ``DatasetUnavailableError`` and a
+            ``ChecksumError``; the bad files are kept aside, see above).
+        eomlib.data.DatasetUnavailableError: if the file is not cached and no mirror can be
+            reached (the message names any earlier kept-aside copies).
 
     Example:
         >>> from eomlib import data
@@ -344,31 +534,73 @@ def fetch(remote: RemoteFile, mirrors: Sequence[str], directory: str | os.PathLi
     """
     folder = cache_dir(directory)
     path = folder / remote.name
-    if path.exists():
+    check_cache_folder(folder, directory)
+    bad = []  # (source, kept_as, found digests, error moving it aside)
+    if os.path.lexists(path):
+        if not path.is_file():
+            raise cache_dir_error(folder, directory, f"{path} exists but is not a file")
         try:
-            verify_file(path, remote)
+            found = file_digests(path)
+        except OSError as exc:
+            raise cache_dir_error(folder, directory, f"{path} cannot be read ({exc})") from exc
+        if not mismatches(found, remote):
             return path
-        except ChecksumError:
-            path.unlink()
-    folder.mkdir(parents=True, exist_ok=True)
+        source = f"the cached file {path}"
+        try:
+            bad.append((source, keep_aside(path, remote.name, found), found, None))
+        except OSError as exc:
+            note = f"could not be moved aside ({exc}), so it is left in place"
+            raise corrupt_error(remote, path, [(source, None, found, note)], []) from exc
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cache_dir_error(folder, directory, f"it cannot be created ({exc})") from exc
     failures = []
     for mirror in mirrors:
         url = mirror + remote.name
         try:
-            download(url, path, timeout)
-        except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts included
-            failures.append(f"{url}: {getattr(exc, 'reason', exc)}")
-            continue
+            part = create_part(folder, remote.name)
+        except OSError as exc:
+            raise cache_dir_error(folder, directory, f"it is not writable ({exc})") from exc
         try:
-            verify_file(path, remote)
-        except ChecksumError as exc:
-            path.unlink(missing_ok=True)
-            raise ChecksumError(f"{exc} The file has been removed; try again.") from exc
+            try:
+                download(url, part, timeout)
+            except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts included
+                failures.append(f"{url}: {getattr(exc, 'reason', exc)}")
+                continue
+            found = file_digests(part)
+            if mismatches(found, remote):
+                source = f"the download from {url}"
+                try:
+                    kept_as = keep_aside(part, remote.name, found, reuse_identical=True)
+                    bad.append((source, kept_as, found, None))
+                except OSError as exc:  # unlikely: the folder was writable a moment ago
+                    bad.append((source, None, found, f"could not be kept aside ({exc}), so this "
+                                "download's temporary file was discarded"))
+                failures.append(f"{url}: the file it served fails its checksum")
+                continue
+            os.replace(part, path)
+        finally:
+            part.unlink(missing_ok=True)
+        kept = list(dict.fromkeys(str(k) for _, k, _, _ in bad if k is not None))
+        if kept:
+            what = ("a copy of {} failed its checksum and is kept aside as {} (delete it"
+                    if len(kept) == 1 else
+                    "copies of {} failed their checksum and are kept aside as {} (delete them")
+            warnings.warn(what.format(remote.name, ", ".join(kept)) + " when no longer needed); "
+                          f"a fresh download verified and is now used: {path}.",
+                          UserWarning, stacklevel=2)
         return path
-    raise DatasetUnavailableError(
-        f"could not download {remote.name} into {folder} ({'; '.join(failures)}). "
-        "The file is fetched once and cached: connect to the network, or copy the original "
-        f"file into {folder} (choose the folder with cache_dir= or $EOMLIB_DATA). {OFFLINE_HINT}")
+    if bad:
+        raise corrupt_error(remote, path, bad, failures)
+    msg = (f"could not download {remote.name} into {folder} ({'; '.join(failures)}). "
+           "The file is fetched once and cached: connect to the network, or copy the original "
+           f"file into {folder} (choose the folder with cache_dir= or $EOMLIB_DATA).")
+    earlier = sorted(folder.glob(glob.escape(remote.name) + ".bad-*"))
+    if earlier:
+        msg += (f" Earlier copies that failed their checksum are kept aside as "
+                f"{', '.join(map(str, earlier))}.")
+    raise DatasetUnavailableError(f"{msg} {OFFLINE_HINT}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -523,8 +755,9 @@ def mnist(n_train: int = 1024, seed: int = 0, *, split: str = "train",
         ValueError: if ``split`` is neither ``"train"`` nor ``"test"``, or ``n_train`` is
             out of range.
         eomlib.data.DatasetUnavailableError: if a file is not cached and cannot be
-            downloaded.
-        eomlib.data.ChecksumError: if a downloaded file is not the published one.
+            downloaded; as :class:`eomlib.data.CorruptFileError` if no copy passes its
+            checksum (bad copies are kept aside, never deleted), as
+            :class:`eomlib.data.CacheDirError` if the cache folder cannot be used.
 
     Example:
         >>> from eomlib import data
@@ -564,8 +797,9 @@ def cifar10(n_train: int = 1024, seed: int = 0, *, split: str = "train",
         ValueError: if ``split`` is neither ``"train"`` nor ``"test"``, ``n_train`` is out
             of range, or the archive lacks a batch or holds a malformed one.
         eomlib.data.DatasetUnavailableError: if the archive is not cached and cannot be
-            downloaded.
-        eomlib.data.ChecksumError: if the downloaded archive is not the published one.
+            downloaded; as :class:`eomlib.data.CorruptFileError` if no copy passes its
+            checksum (bad copies are kept aside, never deleted), as
+            :class:`eomlib.data.CacheDirError` if the cache folder cannot be used.
 
     Example:
         >>> from eomlib import data
@@ -608,8 +842,9 @@ def load(name: str, n_train: int = 256, seed: int = 0, *,
         ValueError: if ``name`` is not in :data:`eomlib.data.DATASETS`, or ``n_train`` is
             out of range.
         eomlib.data.DatasetUnavailableError: if ``mnist`` or ``cifar10`` is not cached and
-            cannot be downloaded.
-        eomlib.data.ChecksumError: if a downloaded file is not the published one.
+            cannot be downloaded; as :class:`eomlib.data.CorruptFileError` if no copy passes
+            its checksum (bad copies are kept aside, never deleted), as
+            :class:`eomlib.data.CacheDirError` if the cache folder cannot be used.
 
     Example:
         >>> import jax.numpy as jnp

@@ -1,11 +1,14 @@
 """Dataset loaders: IDX and CIFAR parsers on fixture files written here, checksums, the
-download cache and the offline error.  No network is used: mirrors point at a closed port."""
+download cache (bad files kept aside, bad cache folders, temporary files) and the offline
+error.  No network is used: mirrors point at a closed port, or downloads are faked."""
 
 import gzip
 import io
 import os
 import pickle
+import stat
 import tarfile
+import urllib.error
 
 import jax
 import numpy as np
@@ -14,6 +17,7 @@ import pytest
 from eomlib import data
 
 CLOSED_PORT = "http://127.0.0.1:9/"  # the discard port: connection refused, instantly
+AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0  # chmod does not stop root
 
 
 def idx_bytes(array: np.ndarray, code: int) -> bytes:
@@ -117,28 +121,118 @@ def test_cifar10_loader_from_cached_archive(tmp_path, monkeypatch):
     np.testing.assert_array_equal(np.sort(test.labels), np.sort(batches["test_batch"][1]))
 
 
-def test_checksum_mismatch_is_an_error_and_the_file_is_removed(tmp_path, monkeypatch):
+def test_verify_file_names_expected_and_found_checksums(tmp_path):
     good = data.RemoteFile("f.bin", 5, "0" * 64, "0" * 32)
     (tmp_path / "payload").write_bytes(b"hello")
-    with pytest.raises(data.ChecksumError, match="sha256"):
-        data.verify_file(tmp_path / "payload", good._replace(size=5))
-
-    def fake_download(url, dest, timeout=None):  # a mirror serving the wrong bytes
-        dest.write_bytes(b"hello")
-
-    monkeypatch.setattr(data, "download", fake_download)
-    with pytest.raises(data.ChecksumError, match="expected"):
-        data.fetch(good, ("http://mirror.invalid/",), tmp_path)
-    assert not (tmp_path / "f.bin").exists()
+    found = data.file_digests(tmp_path / "payload")
+    with pytest.raises(data.ChecksumError, match="sha256") as info:
+        data.verify_file(tmp_path / "payload", good)
+    assert "0" * 64 in str(info.value) and found["sha256"] in str(info.value)
 
 
-def test_corrupt_cached_file_is_fetched_again(tmp_path, monkeypatch):
-    payload = b"the real bytes"
-    (tmp_path / "src").write_bytes(payload)
-    remote = remote_for(tmp_path / "src", "f.bin")
+def remote_of(payload: bytes, tmp_path, name="f.bin") -> data.RemoteFile:
+    """The RemoteFile whose published checksums are those of ``payload``."""
+    (tmp_path / "published").write_bytes(payload)
+    remote = remote_for(tmp_path / "published", name)
+    (tmp_path / "published").unlink()
+    return remote
+
+
+def serving(payload: bytes, calls=None):
+    """A fake ``data.download`` writing ``payload`` (recording where it writes)."""
+    def fake_download(url, dest, timeout=None):
+        if calls is not None:
+            calls.append(dest)
+        dest.write_bytes(payload)
+    return fake_download
+
+
+def offline(url, dest, timeout=None):
+    raise urllib.error.URLError("no network in the tests")
+
+
+def test_corrupt_download_is_kept_aside_not_deleted(tmp_path, monkeypatch):
+    remote = remote_of(b"the real bytes", tmp_path)
+    cache = tmp_path / "cache"
+    calls = []
+    monkeypatch.setattr(data, "download", serving(b"hello", calls))
+    with pytest.raises(data.CorruptFileError) as info:
+        data.fetch(remote, ("http://mirror.invalid/",), cache)
+    found = data.file_digests(cache / info.value.kept_as.name)
+    kept = cache / f"f.bin.bad-{found['sha256'][:12]}"
+    assert info.value.kept_as == kept and kept.read_bytes() == b"hello"
+    assert isinstance(info.value, data.ChecksumError)  # old handlers still catch it
+    assert isinstance(info.value, data.DatasetUnavailableError)  # so does the command line
+    msg = str(info.value)
+    for part in (str(kept), remote.sha256, found["sha256"], remote.md5, found["md5"],
+                 "mirror.invalid", "delete", str(cache / "f.bin")):
+        assert part in msg, part
+    assert info.value.found == found and info.value.expected["sha256"] == remote.sha256
+    assert info.value.path == cache / "f.bin"
+    assert calls[0].parent == cache and calls[0] != cache / "f.bin"  # a temporary name
+    # The same bad bytes again are not kept twice; the kept copy is never reused as the file.
+    with pytest.raises(data.CorruptFileError):
+        data.fetch(remote, ("http://mirror.invalid/",), cache)
+    assert sorted(os.listdir(cache)) == [kept.name]
+
+
+def test_corrupt_cached_file_is_kept_aside_with_a_clear_message(tmp_path, monkeypatch):
+    remote = remote_of(b"the real bytes", tmp_path)
     (tmp_path / "f.bin").write_bytes(b"truncated")
-    monkeypatch.setattr(data, "download", lambda url, dest, timeout=None: dest.write_bytes(payload))
-    assert data.fetch(remote, ("http://mirror.invalid/",), tmp_path).read_bytes() == payload
+    found = data.file_digests(tmp_path / "f.bin")
+    kept = tmp_path / f"f.bin.bad-{found['sha256'][:12]}"
+    kept.write_bytes(b"an earlier bad copy")  # same name by chance: must not be overwritten
+    monkeypatch.setattr(data, "download", offline)
+    with pytest.raises(data.CorruptFileError) as info:
+        data.fetch(remote, ("http://mirror.invalid/",), tmp_path)
+    kept2 = kept.with_name(kept.name + "-2")
+    assert kept2.read_bytes() == b"truncated" and kept.read_bytes() == b"an earlier bad copy"
+    assert not (tmp_path / "f.bin").exists() and info.value.kept_as == kept2
+    msg = str(info.value)
+    for part in (f"the cached file {tmp_path / 'f.bin'}", str(kept2), remote.sha256,
+                 found["sha256"], f"size {remote.size}", f"size {found['size']}",
+                 "no network in the tests", "delete", "good copy", "eomlib.data.digits"):
+        assert part in msg, part
+    # Offline again: the plain error, which still points at the kept-aside copies.
+    with pytest.raises(data.DatasetUnavailableError, match="kept aside") as info:
+        data.fetch(remote, ("http://mirror.invalid/",), tmp_path)
+    assert str(kept2) in str(info.value) and not isinstance(info.value, data.CorruptFileError)
+
+
+def test_good_download_after_a_corrupt_one_is_used_with_a_warning(tmp_path, monkeypatch):
+    payload = b"the real bytes"
+    remote = remote_of(payload, tmp_path)
+    (tmp_path / "f.bin").write_bytes(b"truncated")
+    kept = tmp_path / f"f.bin.bad-{data.file_digests(tmp_path / 'f.bin')['sha256'][:12]}"
+    monkeypatch.setattr(data, "download", serving(payload))
+    with pytest.warns(UserWarning, match=str(kept)):
+        path = data.fetch(remote, ("http://mirror.invalid/",), tmp_path)
+    assert path == tmp_path / "f.bin" and path.read_bytes() == payload
+    assert kept.read_bytes() == b"truncated"
+
+    # A corrupt download from the first mirror, a good one from the second.
+    (tmp_path / "f.bin").unlink()
+    monkeypatch.setattr(data, "download", lambda url, dest, timeout=None: dest.write_bytes(
+        b"wrong" if "first" in url else payload))
+    with pytest.warns(UserWarning, match=r"f\.bin\.bad-"):
+        path = data.fetch(remote, ("http://first.invalid/", "http://second.invalid/"), tmp_path)
+    assert path.read_bytes() == payload
+    assert len([n for n in os.listdir(tmp_path) if n.startswith("f.bin.bad-")]) == 2
+
+
+def test_corrupt_cached_file_that_cannot_be_moved_is_left_in_place(tmp_path, monkeypatch):
+    remote = remote_of(b"the real bytes", tmp_path)
+    (tmp_path / "f.bin").write_bytes(b"truncated")
+
+    def read_only(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(data, "keep_aside", read_only)
+    monkeypatch.setattr(data, "download", serving(b"unused"))
+    with pytest.raises(data.CorruptFileError, match="could not be moved aside") as info:
+        data.fetch(remote, ("http://mirror.invalid/",), tmp_path)
+    assert (tmp_path / "f.bin").read_bytes() == b"truncated" and info.value.kept_as is None
+    assert "EOMLIB_DATA" in str(info.value) and remote.sha256 in str(info.value)
 
 
 @pytest.mark.parametrize("name", ["mnist", "cifar10"])
@@ -170,3 +264,101 @@ def test_load_dispatches_offline_datasets():
         data.load("imagenet", 8)
     with pytest.raises(ValueError, match="n_train"):
         data.digits(0)
+
+
+def assert_names_the_way_out(exc, folder):
+    msg = str(exc)
+    assert str(folder) in msg and "EOMLIB_DATA" in msg and "cache_dir=" in msg, msg
+    assert exc.path == folder
+
+
+@pytest.mark.parametrize("via", ["argument", "environment"])
+def test_cache_path_that_is_a_file_is_a_clear_error(via, tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    folder.write_bytes(b"not a folder")
+    monkeypatch.setattr(data, "MNIST_MIRRORS", (CLOSED_PORT,))
+    monkeypatch.setenv("EOMLIB_DATA", str(folder))
+    with pytest.raises(data.CacheDirError, match="is a file, not a folder") as info:
+        data.load("mnist", 8, cache_dir=folder if via == "argument" else None)
+    assert_names_the_way_out(info.value, folder)
+    assert ("EOMLIB_DATA" if via == "environment" else "given as cache_dir=") in \
+        str(info.value).split("cannot be used")[0]
+    assert folder.read_bytes() == b"not a folder"
+
+
+def test_cache_path_below_a_file_is_a_clear_error(tmp_path, monkeypatch):
+    (tmp_path / "file").write_bytes(b"")
+    folder = tmp_path / "file" / "sub" / "cache"
+    monkeypatch.setattr(data, "download", serving(b"unused"))
+    with pytest.raises(data.CacheDirError, match="is a file, so no folder") as info:
+        data.fetch(remote_of(b"x", tmp_path), ("http://mirror.invalid/",), folder)
+    assert_names_the_way_out(info.value, folder)
+    assert str(tmp_path / "file") in str(info.value)
+
+
+@pytest.mark.skipif(AS_ROOT, reason="chmod does not restrict root")
+def test_unwritable_cache_folder_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "download", serving(b"x"))
+    remote = remote_of(b"x", tmp_path)
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        with pytest.raises(data.CacheDirError, match="not writable") as info:
+            data.fetch(remote, ("http://mirror.invalid/",), folder)
+        assert_names_the_way_out(info.value, folder)
+        with pytest.raises(data.CacheDirError, match="cannot be created") as info:
+            data.fetch(remote, ("http://mirror.invalid/",), folder / "sub")
+        assert_names_the_way_out(info.value, folder / "sub")
+    finally:
+        folder.chmod(stat.S_IRWXU)
+
+
+def test_unwritable_cache_folder_error_as_any_user(tmp_path, monkeypatch):
+    def refused(folder, name):  # what creating a file in a read-only folder raises
+        raise PermissionError(13, "Permission denied", str(folder / name))
+
+    monkeypatch.setattr(data, "create_part", refused)
+    monkeypatch.setattr(data, "download", serving(b"x"))
+    with pytest.raises(data.CacheDirError, match="not writable") as info:
+        data.fetch(remote_of(b"x", tmp_path), ("http://mirror.invalid/",), tmp_path)
+    assert_names_the_way_out(info.value, tmp_path)
+    assert "Permission denied" in str(info.value)
+
+
+def test_read_only_cache_with_a_good_file_still_loads(tmp_path, monkeypatch):
+    payload = b"the real bytes"
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    (folder / "f.bin").write_bytes(payload)
+    remote = remote_for(folder / "f.bin")
+
+    def no_write(*args, **kwargs):
+        raise AssertionError("a verified cached file needs no write")
+
+    for name in ("download", "create_part", "keep_aside"):  # also for root, whom chmod won't stop
+        monkeypatch.setattr(data, name, no_write)
+    (folder / "f.bin").chmod(stat.S_IRUSR)
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        assert data.fetch(remote, ("http://mirror.invalid/",), folder).read_bytes() == payload
+    finally:
+        folder.chmod(stat.S_IRWXU)
+
+
+@pytest.mark.parametrize("failure", [OSError("connection reset"), KeyboardInterrupt()])
+def test_a_failed_download_leaves_no_temporary_file(failure, tmp_path, monkeypatch):
+    calls = []
+
+    def half_download(url, dest, timeout=None):
+        calls.append(dest)
+        dest.write_bytes(b"the first half")
+        raise failure
+
+    monkeypatch.setattr(data, "download", half_download)
+    with pytest.raises(type(failure) if isinstance(failure, KeyboardInterrupt)
+                       else data.DatasetUnavailableError):
+        data.fetch(remote_of(b"the first half and more", tmp_path), ("http://a.invalid/",),
+                   tmp_path / "cache")
+    assert calls and calls[0].name.startswith(".f.bin.") and calls[0].name.endswith(".part")
+    assert os.listdir(tmp_path / "cache") == []

@@ -39,16 +39,21 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .blowup import ensure_finite
+from .blowup import OK, check_status, raise_for_status
 from .fields import flat_eom_field
 from .flat import flatten_problem
 from .smoothness import warn_if_not_smooth
 from .solve import Solver, solve_rescaled, solver_settings
-from .validate import check_lr, check_order, check_theta
+from .validate import check_lr, check_num_steps, check_order, check_theta, check_values, is_concrete
 
 # ---------------------------------------------------------------------------------------------
 # The quadratic f = λθ²/2 in closed form (x = ηλ)
 # ---------------------------------------------------------------------------------------------
+
+
+def _real(x, name: str = "x") -> np.ndarray:
+    """``x`` as a float array, every entry a finite real number (ValueError otherwise)."""
+    return np.asarray(check_values(x, name), dtype=float)
 
 
 def log_series_coefficients(order: int) -> np.ndarray:
@@ -65,7 +70,8 @@ def log_series_coefficients(order: int) -> np.ndarray:
         A float array of shape ``(order + 1,)``: :math:`1, \tfrac12, \dots, 1/(\gamma+1)`.
 
     Raises:
-        ValueError: if ``order`` is not a non-negative integer.
+        ValueError: if ``order`` is not a non-negative integer, or an argument is not finite
+            and real (or out of the range stated above).
 
     Example:
         >>> from eomlib import breakdown
@@ -88,13 +94,14 @@ def eom_step_exponent(x, order: int) -> np.ndarray:
         A real float array shaped like ``x``.
 
     Raises:
-        ValueError: if ``order`` is not a non-negative integer.
+        ValueError: if ``order`` is not a non-negative integer, or an argument is not finite
+            and real (or out of the range stated above).
 
     Example:
         >>> from eomlib import breakdown
         >>> breakdown.eom_step_exponent([0.1, 0.5, 1.5], 2)
     """
-    x = np.asarray(x, dtype=float)
+    x = _real(x)
     return -x * np.polynomial.polynomial.polyval(x, log_series_coefficients(order))
 
 
@@ -108,11 +115,14 @@ def exact_step_exponent(x) -> np.ndarray:
     Returns:
         A complex array shaped like ``x`` (real part :math:`-\infty` where x = 1).
 
+    Raises:
+        ValueError: if ``x`` has an entry that is not a finite real number.
+
     Example:
         >>> from eomlib import breakdown
         >>> breakdown.exact_step_exponent([0.5, 1.5])   # [log 0.5, log 0.5 + iπ]
     """
-    x = np.asarray(x, dtype=float)
+    x = _real(x)
     with np.errstate(divide="ignore"):
         return np.log(np.abs(1 - x)) + 1j * np.pi * (x > 1)
 
@@ -132,7 +142,8 @@ def exponent_error(x, order: int) -> np.ndarray:
         A real array shaped like ``x``, ≥ 0 (``inf`` where x = 1).
 
     Raises:
-        ValueError: if ``order`` is not a non-negative integer.
+        ValueError: if ``order`` is not a non-negative integer, or an argument is not finite
+            and real (or out of the range stated above).
 
     Example:
         >>> from eomlib import breakdown
@@ -155,11 +166,14 @@ def principal_flow_multiplier(x) -> np.ndarray:
     Returns:
         A complex array shaped like ``x`` (real part :math:`-\infty` where x = 1).
 
+    Raises:
+        ValueError: if ``x`` has an entry that is not a finite real number.
+
     Example:
         >>> from eomlib import breakdown
         >>> breakdown.principal_flow_multiplier([0.0, 0.5, 3.0])
     """
-    x = np.asarray(x, dtype=float)
+    x = _real(x)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(x == 0, -1.0 + 0j, exact_step_exponent(x) / np.where(x == 0, 1, x))
 
@@ -175,12 +189,15 @@ def quadratic_gd(x, num_steps: int) -> np.ndarray:
     Returns:
         A real array of shape ``x.shape + (n + 1,)``: the iterates θ_k.
 
+    Raises:
+        ValueError: if ``x`` is not finite and real, or ``num_steps`` not an integer ≥ 0.
+
     Example:
         >>> from eomlib import breakdown
         >>> breakdown.quadratic_gd(1.5, 4)   # [1, -0.5, 0.25, -0.125, 0.0625]
     """
-    k = np.arange(int(num_steps) + 1)
-    return (1 - np.asarray(x, dtype=float))[..., None] ** k
+    k = np.arange(check_num_steps(num_steps) + 1)
+    return (1 - _real(x))[..., None] ** k
 
 
 def quadratic_eom(x, order: int, num_steps: int) -> np.ndarray:
@@ -197,13 +214,14 @@ def quadratic_eom(x, order: int, num_steps: int) -> np.ndarray:
         :func:`eomlib.breakdown.quadratic_gd`.
 
     Raises:
-        ValueError: if ``order`` is not a non-negative integer.
+        ValueError: if ``order`` is not a non-negative integer, or an argument is not finite
+            and real (or out of the range stated above).
 
     Example:
         >>> from eomlib import breakdown
         >>> breakdown.quadratic_eom(1.5, 2, 4)
     """
-    k = np.arange(int(num_steps) + 1)
+    k = np.arange(check_num_steps(num_steps) + 1)
     return np.exp(eom_step_exponent(x, order)[..., None] * k)
 
 
@@ -221,13 +239,16 @@ def quadratic_exact_flow(x, steps) -> np.ndarray:
         A complex array of shape ``x.shape + (len(steps),)`` (``x.shape + (1,)`` for a
         scalar ``steps``).  At x = 1 it is 1 at t = 0 and 0 after.
 
+    Raises:
+        ValueError: if ``x`` or ``steps`` has an entry that is not a finite real number.
+
     Example:
         >>> import numpy as np
         >>> from eomlib import breakdown
         >>> breakdown.quadratic_exact_flow(1.5, np.linspace(0, 4, 41)).real
     """
-    x = np.asarray(x, dtype=float)
-    steps = np.asarray(steps, dtype=float)
+    x = _real(x)
+    steps = _real(steps, "steps")
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.exp(exact_step_exponent(x)[..., None] * steps)
     # x = 1: θ = 0 for t > 0, and 1 at t = 0 (where the product above is 0 · ∞)
@@ -247,7 +268,8 @@ def quadratic_eom_error(x, order: int, num_steps: int) -> np.ndarray:
         A real array shaped like ``x``, ≥ 0.
 
     Raises:
-        ValueError: if ``order`` is not a non-negative integer.
+        ValueError: if ``order`` is not a non-negative integer, or an argument is not finite
+            and real (or out of the range stated above).
 
     Example:
         >>> from eomlib import breakdown
@@ -258,29 +280,33 @@ def quadratic_eom_error(x, order: int, num_steps: int) -> np.ndarray:
 
 
 def relative_step_error(x, order: int) -> np.ndarray:
-    r""":math:`|e^{E_\gamma(x)} - (1 - x)|/x`: the one-step error of the order-γ EoM on
-    :math:`\tfrac12\lambda\theta^2` relative to the length of the GD step, :math:`x\,|\theta|`.
+    r""":math:`|e^{E_\gamma(x)} - (1 - x)|/|x|`: the one-step error of the order-γ EoM on
+    :math:`\tfrac12\lambda\theta^2` relative to the length of the GD step, :math:`|x|\,|\theta|`.
 
     Small x: :math:`\approx x^{\gamma+1}/(\gamma+2)`.  For :math:`x > 1` it exceeds
     :math:`(x-1)/x`, since the EoM keeps the sign of θ that GD flips; at :math:`x = 2` (the
     edge of stability) it is :math:`(1 + e^{E_\gamma(2)})/2 \ge \tfrac12` for every order.
 
     Args:
-        x: :math:`\eta\lambda` > 0 (a scalar or an array; x = 0 divides by zero).
+        x: :math:`\eta\lambda` ≠ 0 (a scalar or an array; negative for negative curvature).
         order: the EoM order γ, a Python integer ≥ 0.
 
     Returns:
         A real array shaped like ``x``, ≥ 0.
 
     Raises:
-        ValueError: if ``order`` is not a non-negative integer.
+        ValueError: if ``order`` is not a non-negative integer, or an argument is not finite
+            and real (or out of the range stated above).
 
     Example:
         >>> from eomlib import breakdown
         >>> breakdown.relative_step_error([0.01, 0.1, 2.0], 1)
     """
-    x = np.asarray(x, dtype=float)
-    return np.abs(np.exp(eom_step_exponent(x, order)) - (1 - x)) / x
+    x = _real(x)
+    if np.any(x == 0):
+        raise ValueError("x must be finite and non-zero (the error is relative to the step "
+                         "length |x|·|θ|), got 0.")
+    return np.abs(np.exp(eom_step_exponent(x, order)) - (1 - x)) / np.abs(x)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,9 +322,9 @@ def _local_error_jit(loss, points, lr, order, rtol, atol, max_steps):
     xs = jax.vmap(lambda p: ravel_pytree(p)[0])(points)
 
     def one(x):
-        ys, ok, _ = solve_rescaled(lambda y, eta: eta * field(y, eta), x, lr, 1, 1, rtol, atol,
-                                   max_steps)
-        return jnp.linalg.norm(ys[1] - (x - lr * grad(x))), ok
+        ys, status, _ = solve_rescaled(lambda y, eta: eta * field(y, eta), x, lr, 1, 1, rtol,
+                                       atol, max_steps)
+        return jnp.linalg.norm(ys[1] - (x - lr * grad(x))), status
 
     return jax.vmap(one)(xs)
 
@@ -353,12 +379,15 @@ def local_error(loss: Callable, points, lr, order: int, *, solver: Solver | None
                          "(as returned by eomlib.gd_trajectory).")
     check_theta(points, "points")
     warn_if_not_smooth(loss, jax.tree_util.tree_map(lambda a: a[0], points), order)
-    errors, ok = _local_error_jit(loss, points, lr, order, settings.rtol, settings.atol,
-                                  settings.budget(1))
-    bad = ~np.asarray(ok)
-    if bad.any():
-        i = int(np.nonzero(bad)[0][0])
-        point = jax.tree_util.tree_map(lambda a: a[i], points)
-        ensure_finite(ravel_pytree(point)[0], False, f"the order-{order} EoM step from point {i}",
-                      loss, point, lr)
-    return errors
+    errors, status = _local_error_jit(loss, points, lr, order, settings.rtol, settings.atol,
+                                      settings.budget(1))
+    if is_concrete((errors, status, lr)):
+        bad = np.nonzero(np.asarray(status) != OK)[0]
+        if bad.size:
+            i = int(bad[0])
+            raise_for_status(status[i], f"the order-{order} EoM step from point {i}", loss,
+                             jax.tree_util.tree_map(lambda a: a[i], points), lr,
+                             max_steps=settings.budget(1))
+        return errors
+    return check_status(errors, jnp.max(status), f"the order-{order} EoM steps", loss, points,
+                        lr)

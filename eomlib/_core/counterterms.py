@@ -35,11 +35,12 @@ from typing import Callable, Mapping
 
 import jax
 
+from .budget import check_order_cost
 from . import trees as _trees
 from .cse import eliminate_common_subexpressions
 from .flat import flatten_problem
 from .smoothness import warn_if_not_smooth
-from .validate import check_order
+from .validate import check_order, check_theta
 
 
 def multiderivative(field: Callable, x, directions) -> jax.Array:
@@ -168,7 +169,9 @@ def _deduplicated(fn: Callable, order: int) -> Callable:
 def modified_field_fn(field: Callable, order: int) -> Callable:
     r"""``(x, lr) ↦ modified_field(field, x, order, lr)`` as one function: from
     order ``CSE_FROM_ORDER`` on its repeated derivatives are bound once (``eomlib.cse``),
-    and it is traced once however often a solver calls it."""
+    and it is traced once however often a solver calls it.  Refuses an order beyond
+    ``eomlib._core.budget.MAX_COUNTER_TERM``."""
+    check_order_cost(order)
     return _deduplicated(lambda y, eta: _modified_field(field, y, order, eta), order)
 
 
@@ -193,6 +196,7 @@ def _modified_field(field: Callable, x, order: int, lr) -> jax.Array:
 def modified_field_term_fn(field: Callable, j: int) -> Callable:
     """``x ↦ modified_field_term(field, x, j)`` as one function (see
     ``modified_field_fn``)."""
+    check_order_cost(j - 1, "the counter term of order")
     return _deduplicated(lambda y: _modified_field_term(field, y, j), j - 1)
 
 
@@ -272,8 +276,10 @@ def counter_terms(loss: Callable, order: int, *, method: str = "trees") -> tuple
         :math:`\xi_k(\theta)` as a pytree like ``theta``.
 
     Raises:
-        ValueError: if ``order`` is not a non-negative integer, ``method`` is not
-            ``"trees"`` or ``"recursion"``, or ``loss`` is not callable.
+        ValueError: if ``order`` is not a non-negative integer or above 8 (the highest
+            order eomlib compiles, ``eomlib._core.budget.MAX_COUNTER_TERM``: the message
+            gives the estimated compile time), ``method`` is not ``"trees"`` or
+            ``"recursion"``, or ``loss`` is not callable.
 
     Example:
         >>> xi_1, xi_2 = eomlib.counter_terms(loss, 2)
@@ -284,9 +290,11 @@ def counter_terms(loss: Callable, order: int, *, method: str = "trees") -> tuple
         raise ValueError(f"method must be 'trees' or 'recursion', got {method!r}.")
     if not callable(loss):
         raise ValueError(f"loss must be a callable θ ↦ scalar, got {type(loss).__name__}.")
+    check_order_cost(order)
 
     def make(k: int) -> Callable:
         def xi_k(theta):
+            check_theta(theta, "theta")
             warn_if_not_smooth(loss, theta, order)
             problem = flatten_problem(loss, theta)
             field = _negated(problem.grad)

@@ -12,11 +12,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .blowup import ensure_finite
+from .blowup import raise_for_status
 from .descent import gd_flat
 from .flat import flatten_problem, grid_size
 from .invariance import group_mask, weight_decayed
-from .solve import Solver, check_run, eom_flat
+from .solve import Solver, check_run, eom_flat, flow_name
 from .validate import check_lr, check_num_steps
 
 
@@ -55,8 +55,8 @@ def _gd_runs(loss, theta0, scale_mask, sum_mask, lrs, decays, ns, grid):
     grad = flatten_problem(loss, theta0).grad
 
     def one(lr, decay, n):
-        xs, ok = gd_flat(weight_decayed(loss, decay), theta0, lr, n, grid)
-        return (*_tracked(grad, xs, scale_mask, sum_mask), ok)
+        xs, status = gd_flat(weight_decayed(loss, decay), theta0, lr, n, grid)
+        return (*_tracked(grad, xs, scale_mask, sum_mask), status)
 
     return jax.vmap(one)(lrs, decays, ns)  # GD is cheap: the runs in lockstep
 
@@ -68,9 +68,9 @@ def _flow_runs(loss, theta0, scale_mask, sum_mask, lrs, decays, ns, grid, order,
 
     def one(args):
         lr, decay, n = args
-        xs, ok, _ = eom_flat(weight_decayed(loss, decay), theta0, lr, n, grid, order, rtol,
-                             atol, max_steps)
-        return (*_tracked(grad, xs, scale_mask, sum_mask), ok)
+        xs, status, _ = eom_flat(weight_decayed(loss, decay), theta0, lr, n, grid, order, rtol,
+                                 atol, max_steps)
+        return (*_tracked(grad, xs, scale_mask, sum_mask), status)
 
     # lax.map: each adaptive solve takes its own steps (under vmap all would take the
     # smallest step of any run)
@@ -149,20 +149,22 @@ def weight_decay_sweep(loss: Callable, theta0, lrs, weight_decays, num_steps, *,
         check_lr(lr)
     steps = tuple(check_num_steps(n) for n in steps)
     run = check_run(loss, theta0, lrs[0], max(steps), 0 if order is None else order, solver,
-                    None, solver_options)
+                    None, solver_options, copies=len(lrs) if order is None else 1,
+                    series=3 * len(lrs))
     scale_mask = group_mask(theta0, scale_group)
     sum_mask = group_mask(theta0, sum_group)
     dtype = scale_mask.dtype
     args = (loss, theta0, scale_mask, sum_mask, jnp.asarray(lrs, dtype),
             jnp.asarray(decays, dtype), jnp.asarray(steps), grid_size(max(steps)))
     if order is None:
-        what, (sq, g2, total, ok) = "gradient descent", _gd_runs(*args)
+        what, (sq, g2, total, status) = "gradient descent", _gd_runs(*args)
     else:
-        what = f"the order-{run.order} EoM solution"
-        sq, g2, total, ok = _flow_runs(*args, run.order, run.rtol, run.atol, run.max_steps)
-    for i in np.nonzero(~np.asarray(ok))[0]:
-        ensure_finite(sq[i], False, f"{what} with weight decay {decays[i]:g} (run {i})",
-                      weight_decayed(loss, float(decays[i])), theta0, float(lrs[i]))
+        what = flow_name(run.order)
+        sq, g2, total, status = _flow_runs(*args, run.order, run.rtol, run.atol, run.max_steps)
+    for i, code in enumerate(np.asarray(status)):
+        raise_for_status(code, f"{what} with weight decay {decays[i]:g} (run {i})",
+                         weight_decayed(loss, float(decays[i])), theta0, float(lrs[i]),
+                         sq[i], run.max_steps)
     width = max(steps) + 1
     past = jnp.arange(width)[None, :] > jnp.asarray(steps)[:, None]
     pad = lambda a: jnp.where(past, jnp.nan, a[:, :width])  # noqa: E731

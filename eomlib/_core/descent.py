@@ -8,28 +8,38 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from .blowup import all_finite, finish_run
+from .blowup import finish_run, loss_flags, run_status
 from .flat import flatten_problem, unravel_stack
 from .solve import check_run
 
 
 @partial(jax.jit, static_argnames=("loss", "grid"))
 def gd_flat(loss: Callable, theta0, lr, num_steps, grid: int):
-    """GD iterates as flat vectors, shape ``(grid + 1, d)``, and a finiteness flag.
+    """GD iterates as flat vectors, shape ``(grid + 1, d)``, and the run's status
+    (``eomlib._core.blowup``: the iterates and the loss at every iterate are checked; the loss
+    comes with each gradient, and once more at the last iterate).
 
     ``num_steps`` may be traced; rows after ``num_steps`` repeat the last iterate.
     """
     problem = flatten_problem(loss, theta0)
 
-    def step(x, k):
+    yes = jnp.bool_(True)
+
+    def gd_step(y):
+        value, g = problem.value_and_grad(y)
+        return y - lr * g, loss_flags(value)
+
+    def step(carry, k):
+        x, defined, bounded = carry
         # cond, not where: past num_steps (a padded grid) no gradient is computed; under
         # vmap both branches run, as where would.
-        x_next = jax.lax.cond(k < num_steps, lambda y: y - lr * problem.grad(y), lambda y: y, x)
-        return x_next, x_next
+        x_next, (d, b) = jax.lax.cond(k < num_steps, gd_step, lambda y: (y, (yes, yes)), x)
+        return (x_next, defined & d, bounded & b), x_next
 
-    _, xs = jax.lax.scan(step, problem.x0, jnp.arange(grid))
+    (last, defined, bounded), xs = jax.lax.scan(step, (problem.x0, yes, yes), jnp.arange(grid))
     xs = jnp.concatenate([problem.x0[None], xs], axis=0)
-    return xs, all_finite(xs)
+    d, b = loss_flags(problem.loss(last))
+    return xs, run_status(xs, defined & d, bounded & b)
 
 
 def gd_trajectory(loss: Callable, theta0, lr, num_steps: int, *, max_num_steps: int | None = None):

@@ -26,13 +26,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from .batching import check_batching, check_workers, map_members, run_split
-from .blowup import ensure_finite, finish_run
+from .blowup import finish_run, raise_for_status
+from .budget import check_order_cost
 from .counterterms import modified_field_term_fn
 from .cse import eliminate_common_subexpressions
 from .descent import gd_flat, gd_flat_checked
 from .fields import flat_eom_field
 from .flat import flatten_problem, take_leading
-from .solve import Solver, check_run, eom_flat, eom_flat_checked, solve_rescaled, solve_saved
+from .solve import (Solver, check_run, eom_flat, eom_flat_checked, flow_name, solve_rescaled,
+                    solve_saved)
 from .validate import check_sweep
 
 
@@ -92,7 +94,7 @@ def _row_norms(xs):
 
 @partial(jax.jit, static_argnames=("loss", "grid", "order", "rtol", "atol", "max_steps"))
 def predicted_flat(loss, theta0, lr, num_steps, grid, order, rtol, atol, max_steps):
-    """Flat EoM solution and predicted error vectors δ_k (stacked), a finiteness flag."""
+    """Flat EoM solution and predicted error vectors δ_k (stacked), and the run's status."""
     problem = flatten_problem(loss, theta0)
     field = flat_eom_field(problem.grad, order)
 
@@ -108,8 +110,9 @@ def predicted_flat(loss, theta0, lr, num_steps, grid, order, rtol, atol, max_ste
         return eta * fx, eta * (jeps - source_term(x))
 
     y0 = (problem.x0, jnp.zeros_like(problem.x0))
-    (xs, eps), ok, _ = solve_rescaled(tau_field, y0, lr, num_steps, grid, rtol, atol, max_steps)
-    return xs, lr ** (order + 1) * eps, ok
+    (xs, eps), status, _ = solve_rescaled(tau_field, y0, lr, num_steps, grid, rtol, atol,
+                                          max_steps)
+    return xs, lr ** (order + 1) * eps, status
 
 
 def predicted_error_vectors(loss: Callable, theta0, lr, num_steps: int, order: int, *,
@@ -156,14 +159,16 @@ def predicted_error_vectors(loss: Callable, theta0, lr, num_steps: int, order: i
         >>> deltas = eomlib.predicted_error_vectors(loss, theta0, 0.1, 50, 1)
         >>> deltas[-1]  # the predicted θ_EoM(50η) − θ_50, flat
     """
-    run = check_run(loss, theta0, lr, num_steps, order, solver, max_num_steps, solver_options)
+    run = check_run(loss, theta0, lr, num_steps, order, solver, max_num_steps, solver_options,
+                    copies=2)
+    check_order_cost(run.order + 1, "the error prediction of order γ + 1 =")
     return _predicted(loss, theta0, lr, run)
 
 
 def _predicted(loss, theta0, lr, run, padded=False):
-    _, deltas, ok = predicted_flat(loss, theta0, lr, *run)
-    return finish_run(deltas, ok, f"the order-{run.order} error prediction", loss, theta0, lr,
-                      run.num_steps, padded)
+    _, deltas, status = predicted_flat(loss, theta0, lr, *run)
+    return finish_run(deltas, status, f"the order-{run.order} error prediction", loss, theta0,
+                      lr, run.num_steps, padded, run.max_steps)
 
 
 def predicted_error(loss: Callable, theta0, lr, num_steps: int, order: int, *,
@@ -204,7 +209,9 @@ def predicted_error(loss: Callable, theta0, lr, num_steps: int, order: int, *,
         >>> predicted = eomlib.predicted_error(loss, theta0, 0.1, 50, 1)
         >>> predicted / eomlib.discretization_error(loss, theta0, 0.1, 50, 1)  # ≈ 1 for k > 0
     """
-    run = check_run(loss, theta0, lr, num_steps, order, solver, max_num_steps, solver_options)
+    run = check_run(loss, theta0, lr, num_steps, order, solver, max_num_steps, solver_options,
+                    copies=2)
+    check_order_cost(run.order + 1, "the error prediction of order γ + 1 =")
     deltas = _predicted(loss, theta0, lr, run, padded=True)
     return take_leading(_row_norms(deltas), run.num_steps + 1)
 
@@ -216,7 +223,7 @@ def fit_slope(lrs, errors) -> float:
     :math:`\eta^{\gamma+1}`, so the slope estimates γ + 1.
 
     Args:
-        lrs: the learning rates, a 1-D array-like of at least 2 values > 0.
+        lrs: the learning rates, a 1-D array-like of at least 2 distinct values > 0.
         errors: the errors at those learning rates, a 1-D array-like of the same length,
             finite and > 0.
 
@@ -224,8 +231,8 @@ def fit_slope(lrs, errors) -> float:
         The fitted slope, a Python float.
 
     Raises:
-        ValueError: if the shapes differ, are not 1-D or have fewer than 2 entries, or a
-            value is ≤ 0 or not finite.
+        ValueError: if the shapes differ, are not 1-D or have fewer than 2 entries, a
+            value is ≤ 0 or not finite, or the learning rates are all equal.
 
     Example:
         >>> eomlib.fit_slope([0.1, 0.05, 0.025], [4e-3, 1e-3, 2.5e-4])  # 2.0
@@ -237,8 +244,12 @@ def fit_slope(lrs, errors) -> float:
             f"lrs and errors must be 1-D arrays of the same length >= 2, got shapes "
             f"{lrs.shape} and {errors.shape}."
         )
-    if np.any(lrs <= 0) or np.any(errors <= 0) or not np.all(np.isfinite(errors)):
-        raise ValueError("lrs and errors must be finite and > 0 to fit a log-log slope.")
+    if not np.all(np.isfinite(lrs) & (lrs > 0)) or not np.all(np.isfinite(errors) & (errors > 0)):
+        raise ValueError("lrs and errors must be finite and > 0 to fit a log-log slope, got "
+                         f"lrs {lrs.tolist()} and errors {errors.tolist()}.")
+    if np.unique(lrs).size < 2:
+        raise ValueError(f"lrs must hold at least 2 distinct learning rates to fit a slope, got "
+                         f"{lrs.tolist()}.")
     return float(np.polyfit(np.log(lrs), np.log(errors), 1)[0])
 
 
@@ -284,9 +295,9 @@ class ErrorSweep(NamedTuple):
 @partial(jax.jit, static_argnames=("loss", "grid", "order", "rtol", "atol", "max_steps", "batching"))
 def _sweep_flat(loss, theta0, lrs, ns, grid, order, rtol, atol, max_steps, batching="vmap"):
     def one(lr, n):
-        gd, gd_ok = gd_flat(loss, theta0, lr, n, grid)
-        eom, eom_ok, _ = eom_flat(loss, theta0, lr, n, grid, order, rtol, atol, max_steps)
-        return jnp.linalg.norm(eom - gd, axis=-1), gd_ok & eom_ok
+        gd, gd_status = gd_flat(loss, theta0, lr, n, grid)
+        eom, eom_status, _ = eom_flat(loss, theta0, lr, n, grid, order, rtol, atol, max_steps)
+        return jnp.linalg.norm(eom - gd, axis=-1), gd_status, eom_status
 
     return map_members(one, batching)(lrs, ns)
 
@@ -305,15 +316,24 @@ def _gf_sweep_flat(loss, theta0, lrs, ns, grid, rtol, atol, max_steps, batching=
     order = jnp.argsort(times)
     rank = jnp.zeros_like(order).at[order].set(jnp.arange(order.size))
     t1 = jnp.maximum(times[order[-1]], jnp.max(lrs))  # all n = 0: integrate to one η
-    flow, flow_ok, _ = solve_saved(lambda x, _: -problem.grad(x), problem.x0, None, times[order],
+    flow, flow_status, _ = solve_saved(lambda x, _: -problem.grad(x), problem.x0, None, times[order],
                                    t1, rtol, atol, max_steps)
     flows = flow[rank].reshape(lrs.shape + (grid + 1, -1))
 
     def one(lr, n, gf):
-        gd, gd_ok = gd_flat(loss, theta0, lr, n, grid)
-        return jnp.linalg.norm(gf - gd, axis=-1), gd_ok & flow_ok
+        gd, gd_status = gd_flat(loss, theta0, lr, n, grid)
+        return jnp.linalg.norm(gf - gd, axis=-1), gd_status, flow_status
 
     return map_members(one, batching)(lrs, ns, flows)
+
+
+def raise_for_runs(lrs, gd_status, flow_status, order: int, loss, theta0, max_steps: int):
+    """Raise :class:`DivergenceError` for the first learning rate whose GD run or flow
+    failed, naming which of the two it was."""
+    for lr, gd, flow in zip(lrs, gd_status, flow_status):
+        raise_for_status(gd, f"gradient descent at lr={lr:g}", loss, theta0, float(lr))
+        raise_for_status(flow, f"{flow_name(order)} at lr={lr:g}", loss, theta0, float(lr),
+                         max_steps=max_steps)
 
 
 def error_sweep(loss: Callable, theta0, lrs, order: int, *, horizon: float | None = None,
@@ -341,7 +361,7 @@ def error_sweep(loss: Callable, theta0, lrs, order: int, *, horizon: float | Non
         theta0: the start θ_0 (pytree of finite float arrays; float64 for error studies).
         lrs: the learning rates η_i, a non-empty 1-D array-like of finite values > 0.
         order: the EoM order γ, an integer ≥ 0 (0 = gradient flow).
-        horizon: a time T > 0: η_i runs n_i = max(1, round(T/η_i)) steps.  Give exactly one
+        horizon: a time T ≥ max η_i: η_i runs n_i = round(T/η_i) ≥ 1 steps.  Give exactly one
             of ``horizon`` and ``num_steps`` (default None).
         num_steps: the same n, an integer ≥ 0, for every η (default None).
         solver: the ODE solver's settings (:class:`eomlib.Solver`; default ``Solver()``:
@@ -366,26 +386,27 @@ def error_sweep(loss: Callable, theta0, lrs, order: int, *, horizon: float | Non
     """
     lrs_np, ns = check_sweep(lrs, horizon, num_steps)
     batching = check_batching(batching)
+    workers = check_workers(workers)
+    at_once = len(lrs_np) if batching == "vmap" else min(workers, len(lrs_np))
     _, grid, order, rtol, atol, max_steps = check_run(
-        loss, theta0, float(lrs_np[0]), int(ns.max()), order, solver, None, solver_options)
+        loss, theta0, float(lrs_np[0]), int(ns.max()), order, solver, None, solver_options,
+        copies=2 * at_once, series=len(lrs_np))
     x0 = flatten_problem(loss, theta0).x0
-    dtype, workers = x0.dtype, check_workers(workers)
+    dtype = x0.dtype
 
     def call(lrs_part, ns_part):
         return _sweep_flat(loss, theta0, np.asarray(lrs_part, dtype), np.asarray(ns_part), grid,
                            order, rtol, atol, max_steps, batching)
 
     if order == 0 and len(lrs_np) * (grid + 1) * x0.size <= SHARED_FLOW_MAX_ELEMENTS:
-        errors, ok = _gf_sweep_flat(loss, theta0, np.asarray(lrs_np, dtype), np.asarray(ns), grid, rtol,
-                                    atol, max_steps, batching)
+        outs = _gf_sweep_flat(loss, theta0, np.asarray(lrs_np, dtype), np.asarray(ns), grid,
+                              rtol, atol, max_steps, batching)
     elif batching == "map":
-        errors, ok = run_split(call, (lrs_np, ns), workers)
+        outs = run_split(call, (lrs_np, ns), workers)
     else:
-        errors, ok = call(lrs_np, ns)
-    errors, ok = np.asarray(errors), np.asarray(ok)
-    for i in np.nonzero(~ok)[0]:
-        ensure_finite(jnp.asarray(errors[i]), False, f"the GD or order-{order} EoM run at lr={lrs_np[i]:g}",
-                      loss, theta0, float(lrs_np[i]))
+        outs = call(lrs_np, ns)
+    errors, gd_status, flow_status = (np.asarray(o) for o in outs)
+    raise_for_runs(lrs_np, gd_status, flow_status, order, loss, theta0, max_steps)
     max_error = np.array([errors[i, : ns[i] + 1].max() for i in range(len(ns))])
     return ErrorSweep(lrs_np, ns, errors, max_error)
 
@@ -421,11 +442,11 @@ def _prediction_sweep_flat(loss, theta0, lrs, ns, grid, order, rtol, atol, max_s
     flat_loss = flatten_problem(loss, theta0).loss
 
     def one(lr, n):
-        gd, gd_ok = gd_flat(loss, theta0, lr, n, grid)
-        eom, deltas, eom_ok = predicted_flat(loss, theta0, lr, n, grid, order, rtol, atol,
-                                             max_steps)
+        gd, gd_status = gd_flat(loss, theta0, lr, n, grid)
+        eom, deltas, eom_status = predicted_flat(loss, theta0, lr, n, grid, order, rtol, atol,
+                                                 max_steps)
         return (jax.vmap(flat_loss)(gd), jnp.linalg.norm(eom - gd, axis=-1),
-                jnp.linalg.norm(deltas, axis=-1), gd_ok & eom_ok)
+                jnp.linalg.norm(deltas, axis=-1), gd_status, eom_status)
 
     return jax.vmap(one)(lrs, ns)
 
@@ -447,7 +468,7 @@ def prediction_sweep(loss: Callable, theta0, lrs, order: int, *, horizon: float 
         theta0: the start θ_0 (pytree of finite float arrays; float64 for error studies).
         lrs: a non-empty 1-D array-like of learning rates η_i, finite and > 0.
         order: the EoM order γ, an integer ≥ 0 (0 = gradient flow).
-        horizon: a time T > 0: η_i runs n_i = max(1, round(T/η_i)) steps.  Give exactly one
+        horizon: a time T ≥ max η_i: η_i runs n_i = round(T/η_i) ≥ 1 steps.  Give exactly one
             of ``horizon`` and ``num_steps`` (default None).
         num_steps: the same n, an integer ≥ 0, for every η (default None).
         solver: the ODE solver's settings (:class:`eomlib.Solver`; default ``Solver()``:
@@ -469,15 +490,13 @@ def prediction_sweep(loss: Callable, theta0, lrs, order: int, *, horizon: float 
     """
     lrs_np, ns = check_sweep(lrs, horizon, num_steps)
     run = check_run(loss, theta0, float(lrs_np.max()), int(ns.max()), order, solver, None,
-                    solver_options)
+                    solver_options, copies=3 * len(lrs_np), series=3 * len(lrs_np))
+    check_order_cost(run.order + 1, "the error prediction of order γ + 1 =")
     dtype = flatten_problem(loss, theta0).x0.dtype
     outs = _prediction_sweep_flat(loss, theta0, jnp.asarray(lrs_np, dtype), jnp.asarray(ns),
                                   *run[1:])
-    gd_loss, measured, predicted, ok = (np.asarray(o) for o in outs)
-    for i in np.nonzero(~ok)[0]:
-        ensure_finite(jnp.asarray(measured[i]), False,
-                      f"GD or the order-{run.order} EoM at lr={lrs_np[i]:g}", loss, theta0,
-                      float(lrs_np[i]))
+    gd_loss, measured, predicted, gd_status, flow_status = (np.asarray(o) for o in outs)
+    raise_for_runs(lrs_np, gd_status, flow_status, run.order, loss, theta0, run.max_steps)
     rows = [slice(0, n + 1) for n in ns]
     return PredictionSweep(lrs_np, ns, [gd_loss[i, r] for i, r in enumerate(rows)],
                            [measured[i, r] for i, r in enumerate(rows)],

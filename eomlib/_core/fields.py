@@ -18,14 +18,17 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
+from .budget import check_order_cost
 from .counterterms import _reference_fields, modified_field_fn
 from .flat import flatten_problem
 from .smoothness import warn_if_not_smooth
-from .validate import check_order
+from .validate import (check_callable, check_lr, check_method, check_order, check_theta,
+                       guard_traced)
 
 
 def flat_eom_field(grad: Callable, order: int, *, method: str = "trees") -> Callable:
     """``(x, lr) ↦ Σ_{j ≤ order+1} lr^{j-1} F_j(x)`` for a flat gradient ``grad``."""
+    check_method(method)
 
     def field_fn(x):
         return -grad(x)
@@ -62,21 +65,26 @@ def eom_vector_field(loss: Callable, order: int, *, method: str = "trees") -> Ca
         the learning rate ``lr`` = η (a scalar, possibly traced).
 
     Raises:
-        ValueError: if ``order`` is not a non-negative integer or ``method`` is not
-            ``"trees"`` or ``"recursion"``.
+        ValueError: if ``loss`` is not callable, ``order`` is not a non-negative integer or
+            ``method`` is not ``"trees"`` or ``"recursion"``; when the field is called, if
+            ``lr`` is not a finite scalar > 0 or ``theta`` not a pytree of finite floats.
 
     Example:
         >>> field = jax.jit(eomlib.eom_vector_field(loss, 2))
         >>> field(theta, 0.1)  # dθ/dt of the order-2 EoM at η = 0.1
     """
+    check_callable(loss)
     order = check_order(order)
-    if method not in ("trees", "recursion"):
-        raise ValueError(f"method must be 'trees' or 'recursion', got {method!r}.")
+    check_order_cost(order)
+    check_method(method)
 
     def field(theta, lr):
+        check_lr(lr)
+        check_theta(theta, "theta")
         warn_if_not_smooth(loss, theta, order)
         problem = flatten_problem(loss, theta)
-        return problem.unravel(flat_eom_field(problem.grad, order, method=method)(problem.x0, lr))
+        value = flat_eom_field(problem.grad, order, method=method)(problem.x0, lr)
+        return problem.unravel(guard_traced(value, lr, "lr"))
 
     field.__doc__ = f"Order-{order} EoM field (theta, lr) ↦ dθ/dt."
     return field
@@ -91,21 +99,29 @@ def modified_loss(loss: Callable, lr) -> Callable:
 
     Args:
         loss: θ ↦ scalar, JAX-differentiable, θ any pytree.
-        lr: the learning rate η, a scalar (may be traced; not checked here).
+        lr: the learning rate η, a finite scalar > 0 (may be traced: then it is checked at
+            run time, see the README's error contract).
 
     Returns:
         The function :math:`\theta \mapsto f(\theta) + \frac{\eta}{4}\|\nabla f(\theta)\|^2`
         (a scalar), differentiable again with ``jax.grad``.  It warns once (a
         ``UserWarning``) when the loss is not smooth (:func:`eomlib.non_smooth_reason`).
 
+    Raises:
+        ValueError: if ``loss`` is not callable or a concrete ``lr`` is not a finite scalar
+            > 0 (a traced one is checked at run time).
+
     Example:
         >>> tilde_f = eomlib.modified_loss(loss, 0.1)
         >>> -jax.grad(tilde_f)(theta)  # equals eomlib.eom_vector_field(loss, 1)(theta, 0.1)
     """
 
+    check_callable(loss)
+    check_lr(lr)
+
     def tilde_f(theta):
         warn_if_not_smooth(loss, theta, 1)
         g = ravel_pytree(jax.grad(loss)(theta))[0]
-        return loss(theta) + lr / 4.0 * jnp.vdot(g, g)
+        return guard_traced(loss(theta) + lr / 4.0 * jnp.vdot(g, g), lr, "lr")
 
     return tilde_f

@@ -20,6 +20,7 @@ class FlatProblem(NamedTuple):
     unravel: Callable
     loss: Callable  # x ↦ f(unravel(x))
     grad: Callable  # x ↦ ∇f (flat)
+    value_and_grad: Callable  # x ↦ (f, ∇f (flat))
 
 
 def flatten_problem(loss: Callable, theta) -> FlatProblem:
@@ -32,7 +33,11 @@ def flatten_problem(loss: Callable, theta) -> FlatProblem:
     def flat_grad(x):
         return ravel_pytree(jax.grad(loss)(unravel(x)))[0]
 
-    return FlatProblem(x0, unravel, flat_loss, flat_grad)
+    def flat_value_and_grad(x):
+        value, g = jax.value_and_grad(loss)(unravel(x))
+        return value, ravel_pytree(g)[0]
+
+    return FlatProblem(x0, unravel, flat_loss, flat_grad, flat_value_and_grad)
 
 
 HOST_SLICE_MAX_ELEMENTS = 1 << 20

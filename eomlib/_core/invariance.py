@@ -77,7 +77,7 @@ from jax.flatten_util import ravel_pytree
 
 from .flat import flatten_problem
 from .memo import FunctionMemo, signature
-from .validate import check_lr, check_num_steps, check_order, is_concrete
+from .validate import check_lr, check_num_steps, check_order, check_values, is_concrete
 
 # --------------------------------------------------------------------------- groups
 
@@ -710,21 +710,26 @@ def norm_rate(loss: Callable, theta, selector=None, *, lr=0.0, order: int = 0) -
         selector: the group (default ``None``: all parameters); a function
             ``theta ↦ sub-pytree`` or a boolean mask pytree, as in
             :func:`~eomlib.invariance.group_mask`.
-        lr: the learning rate η, a real scalar (default 0.0; keyword-only; no effect at
-            order 0).
+        lr: the learning rate η, a finite scalar > 0 for order ≥ 1 (keyword-only; default
+            0.0, ignored at order 0, where gradient flow does not depend on η).
         order: the EoM order γ, an integer ≥ 0 (default 0: gradient flow; keyword-only).
 
     Returns:
         A scalar array: the rate of change of :math:`\|\theta_S\|^2` at ``theta``.
 
     Raises:
-        ValueError: if ``order`` is not a non-negative integer, or the selector is invalid (see
+        ValueError: if ``order`` is not a non-negative integer, ``lr`` is not a finite
+            scalar > 0 with ``order`` ≥ 1, or the selector is invalid (see
             :func:`~eomlib.invariance.group_mask`).
 
     Example:
         >>> invariance.norm_rate(loss, theta, lambda th: th[0], lr=0.1, order=1)
     """
     order = check_order(order)
+    if order == 0:
+        lr = 1.0  # gradient flow does not depend on η
+    else:
+        check_lr(lr)
     return _norm_rate(loss, order, theta, group_mask(theta, selector), lr)
 
 
@@ -831,13 +836,17 @@ def gd_sq_norm(sq_norm0, grad_sq_norms, lr, weight_decay=0.0) -> jax.Array:
         and dtype as ``grad_sq_norms``.
 
     Raises:
-        ValueError: if ``lr`` is not a finite real scalar > 0.
+        ValueError: if ``lr`` is not a finite real scalar > 0, or ``sq_norm0``,
+            ``grad_sq_norms`` or ``weight_decay`` has a negative or non-finite entry.
 
     Example:
         >>> gsq = invariance.group_grad_sq_norm(loss, traj, selector)
         >>> invariance.gd_sq_norm(invariance.group_sq_norm(traj, selector)[0], gsq, 0.1, 5e-4)
     """
     check_lr(lr)
+    check_values(sq_norm0, "sq_norm0", low=0.0)
+    check_values(grad_sq_norms, "grad_sq_norms", low=0.0)
+    check_values(weight_decay, "weight_decay", low=0.0)
     grad_sq_norms = jnp.asarray(grad_sq_norms)
     return _gd_sq_norm(jnp.asarray(sq_norm0, grad_sq_norms.dtype), grad_sq_norms, lr,
                        weight_decay)
@@ -863,7 +872,7 @@ def eom1_norm_rate(lr, grad_sq_norm, sq_norm=0.0, weight_decay=0.0):
     :math:`\eta^2 g_S^\top Hg + \dots`; its coefficient of :math:`\|\theta_S\|^2` is 2r with r
     the all-orders :func:`~eomlib.invariance.decay_rate`, and at order 1 it is
     :math:`2 r_1 = -\lambda(2+\eta\lambda)`.)  Holds on a scale-invariant group.  All arguments
-    broadcast; nothing is validated.
+    broadcast; concrete ones are validated, traced ones are not (a pure formula).
 
     Args:
         lr: the learning rate η > 0.
@@ -876,10 +885,18 @@ def eom1_norm_rate(lr, grad_sq_norm, sq_norm=0.0, weight_decay=0.0):
     Returns:
         The rate :math:`\frac{d}{dt}\|\theta_S\|^2`, with the broadcast shape of the arguments.
 
+    Raises:
+        ValueError: if a concrete ``lr`` has an entry ≤ 0, or ``grad_sq_norm``, ``sq_norm``
+            or ``weight_decay`` a negative one (or any is not finite).
+
     Example:
         >>> invariance.eom1_norm_rate(0.1, gsq)  # η‖g_S‖², no weight decay
         >>> invariance.eom1_norm_rate(0.1, gsq, sq, weight_decay=5e-4)
     """
+    check_values(lr, "lr", low=0.0, low_inclusive=False)
+    check_values(grad_sq_norm, "grad_sq_norm", low=0.0)
+    check_values(sq_norm, "sq_norm", low=0.0)
+    check_values(weight_decay, "weight_decay", low=0.0)
     return lr * grad_sq_norm - weight_decay * (2.0 + lr * weight_decay) * sq_norm
 
 
@@ -900,7 +917,8 @@ def integrated_sq_norm(sq_norm0, grad_sq_norms, lr) -> jax.Array:
         An array of shape ``(n + 1,)``: the predicted :math:`\|\theta_S(t_k)\|^2`, k = 0…n.
 
     Raises:
-        ValueError: if ``lr`` is not a finite real scalar > 0.
+        ValueError: if ``lr`` is not a finite real scalar > 0, or ``sq_norm0`` or
+            ``grad_sq_norms`` has a negative or non-finite entry.
 
     Example:
         >>> traj = eomlib.eom_trajectory(loss, theta0, 0.1, 100, 1)
@@ -908,6 +926,8 @@ def integrated_sq_norm(sq_norm0, grad_sq_norms, lr) -> jax.Array:
         >>> invariance.integrated_sq_norm(invariance.group_sq_norm(traj, selector)[0], gsq, 0.1)
     """
     check_lr(lr)
+    check_values(sq_norm0, "sq_norm0", low=0.0)
+    check_values(grad_sq_norms, "grad_sq_norms", low=0.0)
     grad_sq_norms = jnp.asarray(grad_sq_norms)
     pieces = 0.5 * lr * (grad_sq_norms[1:] + grad_sq_norms[:-1])
     integral = jnp.concatenate([jnp.zeros((1,), grad_sq_norms.dtype), jnp.cumsum(pieces)])
@@ -927,10 +947,15 @@ def unit_grad_sq_norm(grad_sq_norms, sq_norms):
     Returns:
         C, the elementwise product, with the broadcast shape of the arguments.
 
+    Raises:
+        ValueError: if a concrete argument has a negative or non-finite entry.
+
     Example:
         >>> gsq = invariance.group_grad_sq_norm(loss, traj, selector)
         >>> C = invariance.unit_grad_sq_norm(gsq, invariance.group_sq_norm(traj, selector))
     """
+    check_values(grad_sq_norms, "grad_sq_norms", low=0.0)
+    check_values(sq_norms, "sq_norms", low=0.0)
     return jnp.asarray(grad_sq_norms) * jnp.asarray(sq_norms)
 
 
@@ -952,7 +977,9 @@ def equilibrium_norm(lr, weight_decay, unit_grad_sq, dynamics: str = "gd"):
         :math:`\|\theta^*\|` (not squared), with the broadcast shape of the arguments.
 
     Raises:
-        ValueError: if ``dynamics`` is neither ``"gd"`` nor ``"eom1"``.
+        ValueError: if ``dynamics`` is neither ``"gd"`` nor ``"eom1"``, or a concrete
+            argument is out of its range (η ≤ 0, λ ≤ 0, C < 0, or ηλ ≥ 2 for ``"gd"``, where
+            GD has no equilibrium).
 
     Example:
         >>> invariance.equilibrium_norm(0.1, 5e-4, 1.0)  # (ηC / (λ(2 − ηλ)))^(1/4)
@@ -960,6 +987,12 @@ def equilibrium_norm(lr, weight_decay, unit_grad_sq, dynamics: str = "gd"):
     """
     if dynamics not in ("gd", "eom1"):
         raise ValueError(f"dynamics must be 'gd' or 'eom1', got {dynamics!r}.")
+    check_values(lr, "lr", low=0.0, low_inclusive=False)
+    check_values(weight_decay, "weight_decay", low=0.0, low_inclusive=False)
+    check_values(unit_grad_sq, "unit_grad_sq", low=0.0)
+    if dynamics == "gd" and is_concrete((lr, weight_decay)):
+        check_values(np.asarray(lr) * np.asarray(weight_decay), "lr * weight_decay", low=0.0,
+                     high=2.0)
     sign = -1.0 if dynamics == "gd" else 1.0
     return (lr * unit_grad_sq / (weight_decay * (2.0 + sign * lr * weight_decay))) ** 0.25
 
@@ -970,14 +1003,22 @@ def equilibrium_angle(lr, weight_decay):
 
     Args:
         lr: the learning rate η > 0.
-        weight_decay: λ ≥ 0, with :math:`0 \le \eta\lambda \le 2` (NaN outside).
+        weight_decay: λ ≥ 0, with :math:`0 \le \eta\lambda \le 2`.
 
     Returns:
         The angle in radians, in :math:`[0, \pi]`, with the broadcast shape of the arguments.
 
+    Raises:
+        ValueError: if a concrete ``lr`` is ≤ 0, ``weight_decay`` < 0 or ηλ > 2.
+
     Example:
         >>> invariance.equilibrium_angle(0.1, 5e-4)  # ≈ sqrt(2 · 0.1 · 5e-4) = 0.01
     """
+    check_values(lr, "lr", low=0.0, low_inclusive=False)
+    check_values(weight_decay, "weight_decay", low=0.0)
+    if is_concrete((lr, weight_decay)):
+        check_values(np.asarray(lr) * np.asarray(weight_decay), "lr * weight_decay", low=0.0,
+                     high=2.0, high_inclusive=True)
     return jnp.arccos(1.0 - lr * weight_decay)
 
 
@@ -992,20 +1033,27 @@ def decay_rate(lr, weight_decay, order: int | None = None):
 
     Args:
         lr: the learning rate η > 0.
-        weight_decay: λ ≥ 0 (with ``order=None`` also :math:`\eta\lambda < 1`, else NaN).
+        weight_decay: λ ≥ 0 (with ``order=None`` also :math:`\eta\lambda < 1`).
         order: ``None`` (default: all orders) or the EoM order γ, an integer ≥ 0.
 
     Returns:
         The rate r (≤ 0), with the broadcast shape of ``lr`` and ``weight_decay``.
 
     Raises:
-        ValueError: if ``order`` is neither ``None`` nor a non-negative integer.
+        ValueError: if ``order`` is neither ``None`` nor a non-negative integer, or a
+            concrete ``lr`` is ≤ 0, ``weight_decay`` < 0, or ηλ ≥ 1 with ``order=None``
+            (where the all-orders series does not exist).
 
     Example:
         >>> invariance.decay_rate(0.1, 5e-4)  # log(1 − ηλ)/η
         >>> invariance.decay_rate(0.1, 5e-4, order=0)  # −λ, gradient flow
     """
+    check_values(lr, "lr", low=0.0, low_inclusive=False)
+    check_values(weight_decay, "weight_decay", low=0.0)
     if order is None:
+        if is_concrete((lr, weight_decay)):
+            check_values(np.asarray(lr) * np.asarray(weight_decay), "lr * weight_decay",
+                         low=0.0, high=1.0)
         return jnp.log1p(-lr * weight_decay) / lr
     order = check_order(order)
     rate = -weight_decay
@@ -1031,13 +1079,16 @@ def gd_sum(s0, lr, weight_decay, num_steps: int) -> jax.Array:
         An array of shape ``(n + 1,)``: :math:`s_k` for k = 0…n.
 
     Raises:
-        ValueError: if ``num_steps`` is not a non-negative integer.
+        ValueError: if ``num_steps`` is not a non-negative integer, or a concrete ``lr`` is
+            ≤ 0 or ``weight_decay`` < 0.
 
     Example:
         >>> s = invariance.group_sum(traj, lambda th: th[-1]["b"])
         >>> invariance.gd_sum(s[0], 0.1, 5e-4, 100)  # equals s on a translation-invariant group
     """
     num_steps = check_num_steps(num_steps)
+    check_values(lr, "lr", low=0.0, low_inclusive=False)
+    check_values(weight_decay, "weight_decay", low=0.0)
     k = jnp.arange(num_steps + 1)
     return s0 * (1.0 - lr * weight_decay) ** k
 
@@ -1059,8 +1110,9 @@ def flow_sum(s0, lr, weight_decay, num_steps: int, order: int | None = None) -> 
         An array of shape ``(n + 1,)``: :math:`s(t_k)` for k = 0…n.
 
     Raises:
-        ValueError: if ``num_steps`` is not a non-negative integer, or ``order`` is neither
-            ``None`` nor a non-negative integer.
+        ValueError: if ``num_steps`` is not a non-negative integer, ``order`` is neither
+            ``None`` nor a non-negative integer, or a concrete argument is out of its range
+            (as :func:`~eomlib.invariance.decay_rate`).
 
     Example:
         >>> invariance.flow_sum(1.0, 0.1, 5e-4, 100, order=0)  # gradient flow, e^{−λt}

@@ -46,12 +46,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .blowup import all_finite, ensure_finite, finish_run
+from .blowup import finish_run, loss_flags, raise_for_status, run_status
 from .errors import fit_slope
 from .flat import flatten_problem, unravel_stack
 from .smoothness import warn_if_not_smooth
 from .solve import Solver, check_run, solve_rescaled
-from .validate import check_loss, check_lr, check_real_scalar, check_sweep, check_theta
+from .validate import (check_callable, check_loss, check_lr, check_real_scalar, check_sweep,
+                       check_theta, check_values, guard_traced)
 
 #: The flows compared by :func:`eomlib.momentum.momentum_error_sweep`:
 #: name ↦ (order, shifted start).
@@ -70,6 +71,11 @@ def check_beta(beta):
     """``beta`` must be a real scalar in [0, 1). Returns it unchanged (tracers pass through)."""
     return check_real_scalar(beta, "beta", low=0.0, high=1.0, low_inclusive=True,
                              sweep_hint="to sweep momenta use jax.vmap over beta")
+
+
+def _guard_beta(x, beta):
+    """``x`` with a run-time check that a traced ``beta`` lies in [0, 1)."""
+    return guard_traced(x, beta, "beta", low=0.0, high=1.0, low_inclusive=True)
 
 
 def check_momentum_order(order) -> int:
@@ -110,16 +116,20 @@ def momentum_coefficients(beta):
     descent's.
 
     Args:
-        beta: the momentum β ∈ [0, 1) (not checked here; β = 1 divides by zero).  A float, a
-            numpy or JAX array (elementwise) or a JAX tracer.
+        beta: the momentum β ∈ [0, 1).  A float, a numpy or JAX array (elementwise) or a
+            JAX tracer (a traced β is not checked: a pure formula).
 
     Returns:
         A tuple ``(a, c, s)`` of three scalars, or arrays shaped like ``beta``.
+
+    Raises:
+        ValueError: if a concrete ``beta`` has an entry outside [0, 1).
 
     Example:
         >>> from eomlib import momentum
         >>> momentum.momentum_coefficients(0.5)   # (2.0, 6.0, 2.0)
     """
+    check_values(beta, "beta", low=0.0, high=1.0)
     return 1.0 / (1.0 - beta), (1.0 + beta) / (2.0 * (1.0 - beta) ** 3), beta / (1.0 - beta) ** 2
 
 
@@ -141,22 +151,29 @@ def flat_momentum_field(grad: Callable, order: int) -> Callable:
 
 @partial(jax.jit, static_argnames=("loss", "grid"))
 def heavy_ball_flat(loss: Callable, theta0, lr, beta, num_steps, grid: int):
-    """HB iterates as flat vectors, shape ``(grid + 1, d)``, and a finiteness flag.
+    """HB iterates as flat vectors, shape ``(grid + 1, d)``, and the run's status (the
+    iterates and the loss at every iterate are checked).
 
     ``num_steps`` may be traced; rows after ``num_steps`` repeat the last iterate.
     """
     problem = flatten_problem(loss, theta0)
 
     def step(carry, k):
-        x, x_prev = carry
-        x_next = x - lr * problem.grad(x) + beta * (x - x_prev)
+        x, x_prev, defined, bounded = carry
+        value, g = problem.value_and_grad(x)
+        x_next = x - lr * g + beta * (x - x_prev)
         active = k < num_steps
-        carry = (jnp.where(active, x_next, x), jnp.where(active, x, x_prev))
+        d, b = loss_flags(value)
+        carry = (jnp.where(active, x_next, x), jnp.where(active, x, x_prev),
+                 defined & (d | ~active), bounded & (b | ~active))
         return carry, carry[0]
 
-    _, xs = jax.lax.scan(step, (problem.x0, problem.x0), jnp.arange(grid))
+    yes = jnp.bool_(True)
+    (last, _, defined, bounded), xs = jax.lax.scan(step, (problem.x0, problem.x0, yes, yes),
+                                                   jnp.arange(grid))
     xs = jnp.concatenate([problem.x0[None], xs], axis=0)
-    return xs, all_finite(xs)
+    d, b = loss_flags(problem.loss(last))
+    return xs, run_status(xs, defined & d, bounded & b)
 
 
 def _flat_start(grad, x0, lr, beta, shift):
@@ -167,8 +184,8 @@ def _flat_start(grad, x0, lr, beta, shift):
 @partial(jax.jit, static_argnames=("loss", "grid", "order", "rtol", "atol", "max_steps"))
 def momentum_flow_flat(loss, theta0, lr, beta, shift, num_steps, grid, order, rtol, atol,
                        max_steps):
-    """The modified flow at τ = t/η = 0…grid (flat, padded after ``num_steps``), a flag and
-    the solver's statistics.  ``shift`` is a traced 0/1 factor on the initial shift."""
+    """The modified flow at τ = t/η = 0…grid (flat, padded after ``num_steps``), its status
+    and the solver's statistics.  ``shift`` is a traced 0/1 factor on the initial shift."""
     problem = flatten_problem(loss, theta0)
     field = flat_momentum_field(problem.grad, order)
     x0 = _flat_start(problem.grad, problem.x0, lr, beta, shift)
@@ -213,11 +230,12 @@ def heavy_ball_flat_checked(loss, theta0, lr, beta, num_steps):
     """Validated ``heavy_ball_flat``; raises on overflow (flat iterates)."""
     check_beta(beta)
     run = check_run(loss, theta0, lr, num_steps)
-    xs, ok = heavy_ball_flat(loss, theta0, lr, beta, run.num_steps, run.grid)
+    xs, status = heavy_ball_flat(loss, theta0, lr, beta, run.num_steps, run.grid)
     what = "heavy-ball momentum"
     if not isinstance(beta, jax.core.Tracer):
         what = _stability_note(beta)
-    return finish_run(xs, ok, what, loss, theta0, lr, run.num_steps)
+    xs = finish_run(xs, status, what, loss, theta0, lr, run.num_steps)
+    return _guard_beta(xs, beta)
 
 
 def momentum_counter_term(loss: Callable) -> Callable:
@@ -235,8 +253,12 @@ def momentum_counter_term(loss: Callable) -> Callable:
 
     Returns:
         A function ``xi(theta, beta)``: ``theta`` a pytree of float arrays, ``beta`` the
-        momentum β ∈ [0, 1) (a float or a tracer; not checked); it returns
+        momentum β ∈ [0, 1) (a float, checked, or a tracer, checked at run time); it returns
         :math:`\xi^\beta(\theta)`, a pytree like ``theta``.
+
+    Raises:
+        ValueError: if ``loss`` is not callable; when ``xi`` is called, if ``beta`` is out of
+            [0, 1) or ``theta`` is not a pytree of finite floats.
 
     Example:
         >>> from eomlib import momentum
@@ -244,12 +266,16 @@ def momentum_counter_term(loss: Callable) -> Callable:
         >>> xi(theta0, 0.9)
     """
 
+    check_callable(loss)
+
     def xi(theta, beta):
+        check_beta(beta)
+        check_theta(theta, "theta")
         warn_if_not_smooth(loss, theta, 1)
         problem = flatten_problem(loss, theta)
         _, c, _ = momentum_coefficients(beta)
         g, hvp = jax.linearize(problem.grad, problem.x0)
-        return problem.unravel(c * hvp(g))
+        return problem.unravel(_guard_beta(c * hvp(g), beta))
 
     return xi
 
@@ -271,23 +297,30 @@ def momentum_eom_field(loss: Callable, order: int = 1) -> Callable:
 
     Returns:
         A function ``field(theta, lr, beta)``: ``theta`` a pytree of float arrays, ``lr`` the
-        learning rate η > 0, ``beta`` the momentum β ∈ [0, 1) (floats or tracers; not
-        checked); it returns dθ/dt, a pytree like ``theta``.
+        learning rate η > 0, ``beta`` the momentum β ∈ [0, 1) (floats, checked, or tracers,
+        checked at run time); it returns dθ/dt, a pytree like ``theta``.
 
     Raises:
-        ValueError: if ``order`` is not 0 or 1.
+        ValueError: if ``loss`` is not callable or ``order`` is not 0 or 1; when the field
+            is called, if ``lr`` or ``beta`` is out of range or ``theta`` is not a pytree of
+            finite floats.
 
     Example:
         >>> from eomlib import momentum
         >>> field = momentum.momentum_eom_field(loss, order=1)
         >>> field(theta0, 0.05, 0.9)
     """
+    check_callable(loss)
     order = check_momentum_order(order)
 
     def field(theta, lr, beta):
+        check_lr(lr)
+        check_beta(beta)
+        check_theta(theta, "theta")
         warn_if_not_smooth(loss, theta, order)
         problem = flatten_problem(loss, theta)
-        return problem.unravel(flat_momentum_field(problem.grad, order)(problem.x0, lr, beta))
+        value = flat_momentum_field(problem.grad, order)(problem.x0, lr, beta)
+        return problem.unravel(_guard_beta(guard_traced(value, lr, "lr"), beta))
 
     field.__doc__ = f"Order-{order} heavy-ball modified field (theta, lr, beta) ↦ dθ/dt."
     return field
@@ -320,6 +353,7 @@ def modified_momentum_loss(loss: Callable, lr, beta) -> Callable:
         >>> f_tilde = momentum.modified_momentum_loss(loss, 0.05, 0.9)
         >>> f_tilde(theta0)
     """
+    check_callable(loss)
     check_lr(lr)
     check_beta(beta)
 
@@ -327,7 +361,8 @@ def modified_momentum_loss(loss: Callable, lr, beta) -> Callable:
         warn_if_not_smooth(loss, theta, 1)
         a, c, _ = momentum_coefficients(beta)
         g = ravel_pytree(jax.grad(loss)(theta))[0]
-        return a * loss(theta) + lr * c / 2.0 * jnp.vdot(g, g)
+        value = a * loss(theta) + lr * c / 2.0 * jnp.vdot(g, g)
+        return _guard_beta(guard_traced(value, lr, "lr"), beta)
 
     return tilde_f
 
@@ -365,7 +400,8 @@ def initial_shift(loss: Callable, theta0, lr, beta):
     check_loss(loss, theta0)
     problem = flatten_problem(loss, theta0)
     _, _, s = momentum_coefficients(beta)
-    return problem.unravel(lr * s * problem.grad(problem.x0))
+    shift = _guard_beta(guard_traced(lr * s * problem.grad(problem.x0), lr, "lr"), beta)
+    return problem.unravel(shift)
 
 
 def momentum_flow_trajectory(loss: Callable, theta0, lr, beta, num_steps: int, order: int = 1,
@@ -414,8 +450,10 @@ def momentum_flow_trajectory(loss: Callable, theta0, lr, beta, num_steps: int, o
     run = check_run(loss, theta0, lr, num_steps, order, solver, None, solver_options)
     problem = flatten_problem(loss, theta0)
     shift_factor = jnp.asarray(float(shift), problem.x0.dtype)  # traced: no recompilation
-    xs, ok, _ = momentum_flow_flat(loss, theta0, lr, beta, shift_factor, *run)
-    xs = finish_run(xs, ok, f"the order-{order} momentum flow", loss, theta0, lr, run.num_steps)
+    xs, status, _ = momentum_flow_flat(loss, theta0, lr, beta, shift_factor, *run)
+    xs = finish_run(xs, status, f"the order-{order} momentum flow", loss, theta0, lr,
+                    run.num_steps, max_steps=run.max_steps)
+    xs = _guard_beta(xs, beta)
     return unravel_stack(theta0, xs)
 
 
@@ -493,10 +531,11 @@ def _momentum_sweep_flat(loss, theta0, lrs, beta, ns, grid, rtol, atol, max_step
         return args[0] * jax.vmap(lambda x, c: field(x, *args, c))(xs, counter)
 
     def one(lr, n):
-        hb, hb_ok = heavy_ball_flat(loss, theta0, lr, beta, n, grid)
+        hb, hb_status = heavy_ball_flat(loss, theta0, lr, beta, n, grid)
         x0s = jax.vmap(lambda s: _flat_start(problem.grad, problem.x0, lr, beta, s))(shifts)
-        ys, ok, _ = solve_rescaled(tau_field, x0s, (lr, beta), n, grid, rtol, atol, max_steps)
-        return jnp.linalg.norm(ys - hb[:, None, :], axis=-1).T, hb_ok & ok
+        ys, status, _ = solve_rescaled(tau_field, x0s, (lr, beta), n, grid, rtol, atol,
+                                       max_steps)
+        return jnp.linalg.norm(ys - hb[:, None, :], axis=-1).T, hb_status, status
 
     return jax.vmap(one)(lrs, ns)
 
@@ -528,7 +567,7 @@ def momentum_error_sweep(loss: Callable, theta0, lrs, beta, *, horizon: float | 
         lrs: a non-empty 1-D array of learning rates η_i > 0.
         beta: the momentum β ∈ [0, 1), a concrete number (not a tracer: the sweep is
             batched over ``lrs``, not over β).
-        horizon: a time T > 0: η_i runs :math:`n_i = \max(1, \mathrm{round}(T/\eta_i))`
+        horizon: a time T ≥ max η_i: η_i runs :math:`n_i = \mathrm{round}(T/\eta_i) \ge 1`
             steps.  Give exactly one of ``horizon`` and ``num_steps``; default ``None``.
         num_steps: the same n (a Python integer ≥ 0) for every η_i; default ``None``.
         solver: the ODE solver's settings (:class:`eomlib.Solver`); default ``None``, the
@@ -559,16 +598,18 @@ def momentum_error_sweep(loss: Callable, theta0, lrs, beta, *, horizon: float | 
     check_beta(beta)
     lrs_np, ns = check_sweep(lrs, horizon, num_steps)
     _, grid, _, rtol, atol, max_steps = check_run(loss, theta0, float(lrs_np[0]), int(ns.max()),
-                                                  1, solver, None, solver_options)
+                                                  1, solver, None, solver_options,
+                                                  copies=4 * len(lrs_np),
+                                                  series=3 * len(lrs_np))
     dtype = flatten_problem(loss, theta0).x0.dtype
-    errors, ok = _momentum_sweep_flat(loss, theta0, jnp.asarray(lrs_np, dtype),
-                                      jnp.asarray(beta, dtype), jnp.asarray(ns), grid, rtol,
-                                      atol, max_steps)
-    errors, ok = np.asarray(errors), np.asarray(ok)
-    for i in np.nonzero(~ok)[0]:
-        ensure_finite(jnp.asarray(errors[i]), False,
-                      f"{_stability_note(beta)} or its modified flows at lr={lrs_np[i]:g}",
-                      loss, theta0, float(lrs_np[i]))
+    errors, hb_status, flow_status = (np.asarray(a) for a in _momentum_sweep_flat(
+        loss, theta0, jnp.asarray(lrs_np, dtype), jnp.asarray(beta, dtype), jnp.asarray(ns),
+        grid, rtol, atol, max_steps))
+    for i, lr in enumerate(lrs_np):
+        raise_for_status(hb_status[i], f"{_stability_note(beta)} at lr={lr:g}", loss, theta0,
+                         float(lr))
+        raise_for_status(flow_status[i], f"the modified flows of heavy ball at lr={lr:g}", loss,
+                         theta0, float(lr), max_steps=max_steps)
     names = list(VARIANTS)
     per_name = {name: errors[:, j] for j, name in enumerate(names)}
     final = {name: per_name[name][np.arange(len(ns)), ns] for name in names}

@@ -22,10 +22,13 @@ import diffrax
 import jax
 import jax.numpy as jnp
 
-from .blowup import finish_run
+from .blowup import finish_run, loss_status, solver_status, worst
+from .budget import check_order_cost, check_saved_size
 from .fields import flat_eom_field
 from .flat import flatten_problem, grid_size, unravel_stack
 from .validate import (
+    check_finite_start,
+    check_method,
     check_loss,
     check_lr,
     check_max_num_steps,
@@ -110,9 +113,9 @@ def solve_rescaled(field_tau: Callable, y0, lr, num_steps, grid: int, rtol: floa
     ``lr`` is passed to ``field_tau`` unchanged, so it may be any pytree of traced
     parameters (the momentum flows pass ``(lr, beta)``).
     ``num_steps`` (n) may be traced; the save grid has the static length ``grid + 1`` and
-    rows after n repeat the value at τ = n.  Returns ``(ys, ok, stats)``: ``ys`` stacked
-    along a new leading axis (pytree like ``y0``), ``ok`` a boolean that is False if the
-    solver failed or produced NaN/inf, and diffrax's statistics.
+    rows after n repeat the value at τ = n.  Returns ``(ys, status, stats)``: ``ys`` stacked
+    along a new leading axis (pytree like ``y0``), the run's status (``eomlib._core.blowup``:
+    OK, or why the solver failed or produced NaN/inf) and diffrax's statistics.
     """
     dtype = jax.tree_util.tree_leaves(y0)[0].dtype
     ts = jnp.minimum(jnp.arange(grid + 1), num_steps).astype(dtype)
@@ -123,7 +126,7 @@ def solve_rescaled(field_tau: Callable, y0, lr, num_steps, grid: int, rtol: floa
 def solve_saved(field: Callable, y0, args, ts, t1, rtol: float, atol: float, max_steps: int):
     """Solve ``dy/dt = field(y, args)`` from t = 0 to ``t1``, saved at the non-decreasing
     times ``ts`` (≤ t1), with the solver and step-size control of :func:`solve_rescaled`.
-    Returns ``(ys, ok, stats)`` as that does."""
+    Returns ``(ys, status, stats)`` as that does."""
     dtype = jax.tree_util.tree_leaves(y0)[0].dtype
     term = diffrax.ODETerm(lambda t, y, a: field(y, a))
     sol = diffrax.diffeqsolve(
@@ -139,20 +142,23 @@ def solve_saved(field: Callable, y0, args, ts, t1, rtol: float, atol: float, max
         max_steps=max_steps,
         throw=False,
     )
-    leaves = jax.tree_util.tree_leaves(sol.ys)
-    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in leaves]))
-    ok = (sol.result == diffrax.RESULTS.successful) & finite
-    return sol.ys, ok, sol.stats
+    return sol.ys, solver_status(sol), sol.stats
 
 
 @partial(jax.jit, static_argnames=("loss", "grid", "order", "rtol", "atol", "max_steps", "method"))
 def eom_flat(loss, theta0, lr, num_steps, grid, order, rtol, atol, max_steps, method="trees"):
     """The order-``order`` EoM solution at τ = 0…grid (flat, padded after ``num_steps``),
-    a finiteness flag and the solver's statistics."""
+    the run's status and the solver's statistics."""
     problem = flatten_problem(loss, theta0)
     field = flat_eom_field(problem.grad, order, method=method)
-    return solve_rescaled(lambda x, eta: eta * field(x, eta), problem.x0, lr, num_steps,
-                          grid, rtol, atol, max_steps)
+    xs, status, stats = solve_rescaled(lambda x, eta: eta * field(x, eta), problem.x0, lr,
+                                       num_steps, grid, rtol, atol, max_steps)
+    return xs, worst(status, loss_status(problem.loss, xs)), stats
+
+
+def flow_name(order: int) -> str:
+    """How messages name the order-``order`` flow."""
+    return "gradient flow" if order == 0 else f"the order-{order} EoM solution"
 
 
 class RunArgs(NamedTuple):
@@ -167,19 +173,26 @@ class RunArgs(NamedTuple):
 
 
 def check_run(loss, theta0, lr, num_steps, order=0, solver=None, max_num_steps=None,
-              solver_options=None) -> RunArgs:
+              solver_options=None, *, copies: int = 1, series: int = 0) -> RunArgs:
     """Validate the arguments every trajectory, error and sweep function shares and resolve
     the solver settings (:func:`solver_settings`); ``grid`` is the static save-grid length
     for ``max_num_steps`` (default ``num_steps``).  Warns about a non-smooth loss when
-    ``order`` ≥ 1."""
+    ``order`` ≥ 1.  Refuses a run whose ``copies`` saved trajectories (of grid + 1 rows of
+    θ's size) and ``series`` scalar series cannot fit in memory, and an order whose counter terms cannot be compiled
+    (:mod:`eomlib._core.budget`)."""
     check_lr(lr)
     num_steps = check_num_steps(num_steps)
     bound = check_max_num_steps(max_num_steps, num_steps)
     order = check_order(order)
     check_theta(theta0)
     check_loss(loss, theta0)
+    check_finite_start(loss, theta0)
     warn_if_not_smooth(loss, theta0, order)
     settings = solver_settings(solver, solver_options)
+    leaves = jax.tree_util.tree_leaves(theta0)
+    check_saved_size(grid_size(bound) + 1, sum(int(jnp.size(a)) for a in leaves),
+                     jnp.result_type(*leaves).itemsize, copies, series)
+    check_order_cost(order)
     return RunArgs(num_steps, grid_size(bound), order, settings.rtol, settings.atol,
                    settings.budget(bound))
 
@@ -188,11 +201,12 @@ def eom_flat_checked(loss, theta0, lr, num_steps, order, *, solver=None, method=
                      max_num_steps=None, padded=False, **solver_options):
     """Validated :func:`eom_flat`; raises on overflow. Returns the flat solution (with
     ``padded``, the whole padded grid)."""
+    check_method(method)
     run = check_run(loss, theta0, lr, num_steps, order, solver, max_num_steps, solver_options)
-    xs, ok, _ = eom_flat(loss, theta0, lr, run.num_steps, run.grid, run.order, run.rtol,
-                         run.atol, run.max_steps, method)
-    return finish_run(xs, ok, f"the order-{run.order} EoM solution", loss, theta0, lr,
-                      run.num_steps, padded)
+    xs, status, _ = eom_flat(loss, theta0, lr, run.num_steps, run.grid, run.order, run.rtol,
+                             run.atol, run.max_steps, method)
+    return finish_run(xs, status, flow_name(run.order), loss, theta0, lr, run.num_steps,
+                      padded, run.max_steps)
 
 
 def eom_trajectory(loss: Callable, theta0, lr, num_steps: int, order: int, *,

@@ -6,7 +6,9 @@ Hessian-vector products :math:`v \mapsto Hv`, computed as ``jax.jvp`` of ``jax.g
 
 * :func:`eomlib.spectra.sharpness`: power iteration.  After :math:`m` steps
   :math:`v_m \propto H^m v_0`, and the Rayleigh quotient :math:`v_m^\top H v_m` converges to
-  the eigenvalue of largest *magnitude* at the rate :math:`|\lambda_2/\lambda_1|^{2m}`.
+  the eigenvalue of largest *magnitude* at the rate :math:`|\lambda_2/\lambda_1|^{2m}`; when
+  that one is negative, a second run on :math:`H - \rho I` turns it into
+  :math:`\lambda_{\max}`.  :func:`eomlib.spectra.spectral_radius` is the magnitude itself.
 * :func:`eomlib.spectra.top_eigenvalues`: the Lanczos method.  :math:`m` steps build an
   orthonormal basis :math:`Q_m` of the Krylov space
   :math:`\mathcal K_m = \mathrm{span}\{v_0, Hv_0, \dots, H^{m-1}v_0\}` in which
@@ -37,7 +39,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from .flat import flatten_problem
-from .validate import check_theta
+from .validate import check_theta, is_concrete
 
 
 def hvp(grad: Callable, x, v):
@@ -102,43 +104,108 @@ def power_iteration(matvec: Callable, v0, num_iters: int):
     return jnp.vdot(v, matvec(v)), v
 
 
+def power_lambda_max(matvec: Callable, v0, num_iters: int):
+    """λ_max (algebraic) by power iteration: ``(rho, lam, v)``, ρ the dominant eigenvalue,
+    λ_max and its unit vector.  When ρ < 0, a second run on H − ρI (eigenvalues
+    λ_i − ρ ≥ 0 up to the error of ρ, the largest λ_max − ρ) finds λ_max."""
+    rho, v = power_iteration(matvec, v0, num_iters)
+
+    def shifted(_):
+        _, u = power_iteration(lambda w: matvec(w) - rho * w, v0, num_iters)
+        return jnp.vdot(u, matvec(u)), u
+
+    lam, v = jax.lax.cond(rho < 0, shifted, lambda _: (rho, v), None)
+    return rho, lam, v
+
+
 @partial(jax.jit, static_argnames=("loss", "num_iters"))
-def _sharpness(loss, theta, key, num_iters):
+def _dominant(loss, theta, key, num_iters):
     problem = flatten_problem(loss, theta)
     x = problem.x0
     v0 = jax.random.normal(key, x.shape, dtype=x.dtype)
-    return power_iteration(partial(hvp, problem.grad, x), v0, num_iters)[0]
+    rho, lam, _ = power_lambda_max(partial(hvp, problem.grad, x), v0, num_iters)
+    return rho, lam
+
+
+def _check_spectrum_args(loss, theta, num_iters, key):
+    _check_loss_callable(loss)
+    check_theta(theta, "theta")
+    num_iters = _check_positive_int(num_iters, "num_iters")
+    return num_iters, jax.random.PRNGKey(0) if key is None else key
+
+
+def _finite(value, what: str):
+    if is_concrete(value) and not np.isfinite(float(value)):
+        raise ValueError(f"{what} is {float(value)}: the loss or its Hessian-vector products are "
+                         "not finite at theta.")
+    return value
 
 
 def sharpness(loss: Callable, theta, *, num_iters: int = 100, key=None) -> jax.Array:
-    r""":math:`\lambda_{\max}(\nabla^2 f(\theta))` by ``num_iters`` steps of power iteration.
+    r""":math:`\lambda_{\max}(\nabla^2 f(\theta))`, the largest (algebraic) Hessian eigenvalue,
+    by power iteration.
 
     :func:`eomlib.spectra.power_iteration` from a random start vector, with Hessian-vector
-    products (:func:`eomlib.spectra.hvp`) only; the Hessian is never formed.  Power iteration finds
-    the eigenvalue of largest *magnitude*, which is :math:`\lambda_{\max}` unless a negative
-    eigenvalue is larger in magnitude; the estimate converges from below like
-    :math:`|\lambda_2/\lambda_1|^{2m}`.  For crowded top eigenvalues, or for the largest
-    *algebraic* eigenvalue, use :func:`eomlib.spectra.top_eigenvalues` (Lanczos).  Gradient descent
-    is stable along the top Hessian direction while :math:`\eta\lambda_{\max} < 2`.  Jitted;
+    products (:func:`eomlib.spectra.hvp`) only; the Hessian is never formed.  Power iteration
+    finds the eigenvalue ρ of largest *magnitude*; when ρ < 0 (a saddle or a maximum whose
+    most negative eigenvalue dominates) a second run on :math:`H - \rho I`, whose largest
+    eigenvalue is :math:`\lambda_{\max} - \rho`, gives :math:`\lambda_{\max}`.  The estimate
+    converges from below like :math:`|\lambda_2/\lambda_1|^{2m}`; for crowded top
+    eigenvalues use :func:`eomlib.spectra.top_eigenvalues` (Lanczos).  Gradient descent is
+    stable along the top Hessian direction while :math:`\eta\lambda_{\max} < 2`
+    (:func:`eomlib.spectra.spectral_radius` gives :math:`\max_i|\lambda_i|` instead).  Jitted;
     compiled once per loss, parameter structure and ``num_iters``.
 
     Args:
         loss: θ ↦ scalar, JAX-differentiable, θ any pytree.
-        theta: the point at which the Hessian is taken (pytree of float arrays).
+        theta: the point at which the Hessian is taken (pytree of finite float arrays).
         num_iters: power-iteration steps, an integer ≥ 1 (each one Hessian-vector product;
-            default 100).
+            default 100; twice as many when the dominant eigenvalue is negative).
         key: PRNG key for the start vector (default ``jax.random.PRNGKey(0)``).
 
     Returns:
         The estimate of :math:`\lambda_{\max}`, a scalar array.
 
+    Raises:
+        ValueError: if ``loss`` is not callable, ``theta`` is not a pytree of finite float
+            arrays, ``num_iters`` is not an integer ≥ 1, or the result is not finite.
+
     Example:
         >>> lam = eomlib.sharpness(loss, theta0)
         >>> 2 / lam  # the largest stable learning rate along the top direction
     """
-    if key is None:
-        key = jax.random.PRNGKey(0)
-    return _sharpness(loss, theta, key, int(num_iters))
+    num_iters, key = _check_spectrum_args(loss, theta, num_iters, key)
+    return _finite(_dominant(loss, theta, key, num_iters)[1], "sharpness")
+
+
+def spectral_radius(loss: Callable, theta, *, num_iters: int = 100, key=None) -> jax.Array:
+    r""":math:`\max_i|\lambda_i(\nabla^2 f(\theta))|`, the Hessian eigenvalue of largest
+    magnitude taken absolutely, by power iteration.
+
+    The quantity that bounds the counter-term series of a quadratic (it converges for
+    :math:`\eta\max_i|\lambda_i| < 1`, negative eigenvalues included), where
+    :func:`eomlib.spectra.sharpness` is the one that sets GD's stability.  Power iteration
+    (:func:`eomlib.spectra.power_iteration`) on Hessian-vector products; it converges like
+    :math:`|\lambda_2/\lambda_1|^{2m}` in the ratio of the two largest magnitudes.
+
+    Args:
+        loss: θ ↦ scalar, JAX-differentiable, θ any pytree.
+        theta: the point at which the Hessian is taken (pytree of finite float arrays).
+        num_iters: power-iteration steps, an integer ≥ 1 (default 100).
+        key: PRNG key for the start vector (default ``jax.random.PRNGKey(0)``).
+
+    Returns:
+        The estimate of :math:`\max_i|\lambda_i|`, a scalar array ≥ 0.
+
+    Raises:
+        ValueError: as :func:`eomlib.spectra.sharpness`.
+
+    Example:
+        >>> from eomlib import spectra
+        >>> spectra.spectral_radius(loss, theta0)  # ≥ eomlib.sharpness(loss, theta0)
+    """
+    num_iters, key = _check_spectrum_args(loss, theta, num_iters, key)
+    return _finite(jnp.abs(_dominant(loss, theta, key, num_iters)[0]), "spectral_radius")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,7 +451,7 @@ def _sharpness_along_jit(loss, traj, v0, key, every, num_iters, method, v0_kind)
     def one(x, v0):
         matvec = partial(hvp, grad, x)
         if method == "power":
-            return power_iteration(matvec, v0, num_iters)
+            return power_lambda_max(matvec, v0, num_iters)[1:]
         values, vector = _lanczos_top(matvec, v0, num_iters)
         return values[0], vector
 
@@ -409,8 +476,9 @@ def sharpness_along(loss: Callable, traj, *, every: int = 1, method: str = "lanc
         traj: the stacked iterates (pytree of finite float arrays, every leaf with the same
             leading axis of length n + 1 ≥ 1).
         every: evaluate every ``every``-th iterate (1 = all, the default), an integer ≥ 1.
-        method: ``"lanczos"`` (the largest algebraic eigenvalue, default) or ``"power"``
-            (power iteration: the eigenvalue of largest magnitude).
+        method: ``"lanczos"`` (default) or ``"power"`` (power iteration, shifted when the
+            dominant eigenvalue is negative, as in :func:`eomlib.spectra.sharpness`); both give the
+            largest algebraic eigenvalue.
         num_iters: Hessian-vector products per iterate, an integer ≥ 1 (default None: 20
             for Lanczos, 100 for power iteration; Lanczos is capped at the number of
             parameters).
@@ -491,10 +559,16 @@ def gradient_curvature(loss: Callable, theta) -> jax.Array:
     Returns:
         :math:`g^\top H g / g^\top g` at ``theta`` (0 where :math:`g = 0`), a scalar array.
 
+    Raises:
+        ValueError: if ``loss`` is not callable or ``theta`` is not a pytree of float arrays
+            (finite, when concrete).
+
     Example:
         >>> eomlib.gradient_curvature(loss, theta0)
         >>> jax.vmap(lambda th: eomlib.gradient_curvature(loss, th))(traj)  # per iterate
     """
+    _check_loss_callable(loss)
+    check_theta(theta, "theta")
     problem = flatten_problem(loss, theta)
     g = problem.grad(problem.x0)
     gg = jnp.vdot(g, g)

@@ -10,7 +10,9 @@ value is a JAX tracer, i.e. when the caller has wrapped our function in ``jit`` 
 from __future__ import annotations
 
 import numbers
+from functools import partial
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -75,9 +77,53 @@ def check_real_scalar(value, name: str, *, low: float, high: float = np.inf,
     return value
 
 
+def check_values(value, name: str, *, low: float = -np.inf, high: float = np.inf,
+                 low_inclusive: bool = True, high_inclusive: bool = False):
+    """Every entry of a concrete array-like ``value`` must be a finite real number in the
+    range from ``low`` to ``high``; tracers pass through (formulas stay jittable).  Returns
+    ``value`` unchanged."""
+    if is_concrete(value):
+        arr = np.asarray(value)
+        lo = ("[" if low_inclusive else "(") + f"{low:g}"
+        hi = f"{high:g}" + ("]" if high_inclusive else ")")
+        if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number) \
+                or np.iscomplexobj(arr):
+            raise ValueError(f"{name} must be real numbers in {lo}, {hi}, got {value!r}.")
+        inside = ((arr >= low) if low_inclusive else (arr > low)) \
+            & ((arr <= high) if high_inclusive else (arr < high))
+        if not np.all(np.isfinite(arr) & inside):
+            bad = arr[~(np.isfinite(arr) & inside)].ravel()[0]
+            raise ValueError(f"{name} must be finite and in {lo}, {hi}, got {bad}.")
+    return value
+
+
 def check_lr(lr):
     """``lr`` must be a finite scalar > 0. Returns it unchanged (tracers pass through)."""
     return check_real_scalar(lr, "lr", low=0.0, sweep_hint="to sweep learning rates use jax.vmap over lr")
+
+
+def guard_traced(x, value, name: str, *, low: float = 0.0, high: float = np.inf,
+                 low_inclusive: bool = False):
+    """``x``, with a run-time check (``equinox.error_if``) that a *traced* ``value`` lies in
+    the range of :func:`check_real_scalar` (a concrete one was checked at the front door):
+    under ``jax.jit``/``jax.vmap`` a negative learning rate must not run gradient ascent."""
+    if not isinstance(value, jax.core.Tracer):
+        return x
+    above = value >= low if low_inclusive else value > low
+    bad = ~(jnp.isfinite(value) & above & (value < high))
+    bracket = "[" if low_inclusive else "("
+    upper = "inf)" if np.isinf(high) else f"{high:g})"
+    return eqx.error_if(
+        x, bad, f"eomlib: {name} must be a finite number in {bracket}{low:g}, {upper}; a traced "
+        f"{name} outside that range reached eomlib under jax.jit/jax.vmap.")
+
+
+def check_method(method) -> str:
+    """``method`` must be ``"trees"`` or ``"recursion"`` (how counter terms are computed)."""
+    if method not in ("trees", "recursion"):
+        raise ValueError(f"method must be 'trees' (default) or 'recursion' (the slow "
+                         f"reference), got {method!r}.")
+    return method
 
 
 def check_order(order) -> int:
@@ -144,6 +190,13 @@ def check_theta(theta, name: str = "theta0"):
 _CHECKED_LOSSES = FunctionMemo()
 
 
+def check_callable(loss, name: str = "loss"):
+    """``loss`` must be callable (θ ↦ scalar)."""
+    if not callable(loss):
+        raise ValueError(f"{name} must be a callable θ ↦ scalar, got {type(loss).__name__}.")
+    return loss
+
+
 def check_loss(loss, theta):
     """``loss`` must be callable and return a real scalar at ``theta``.
 
@@ -170,6 +223,37 @@ def check_loss(loss, theta):
     return loss
 
 
+@partial(jax.jit, static_argnames=("loss",))
+def _value_and_grad_finite(loss, theta):
+    value, grad = jax.value_and_grad(loss)(theta)
+    grad_finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(g))
+                                     for g in jax.tree_util.tree_leaves(grad)]))
+    return value, grad_finite
+
+
+def check_finite_start(loss, theta, name: str = "theta0"):
+    """The loss and its gradient must be finite at ``theta`` (skipped for traced ``theta``:
+    the run's status then reports it).  One compiled ``value_and_grad`` per loss."""
+    if not is_concrete(theta):
+        return
+    with jax.ensure_compile_time_eval():  # θ concrete inside a user's jit: check it now
+        value, grad_finite = _value_and_grad_finite(loss, theta)
+    if not is_concrete((value, grad_finite)):  # pragma: no cover - the loss closes over tracers
+        return
+    if not np.isfinite(float(value)):
+        raise ValueError(
+            f"the loss is {float(value)} at {name}: it must be finite where a run starts. Is "
+            f"{name} inside the loss's domain (a log or square root of a negative number, a "
+            "division by zero)?"
+        )
+    if not bool(grad_finite):
+        raise ValueError(
+            f"the gradient of the loss is not finite at {name} (the loss is {float(value):.6g} "
+            "there): the loss is not differentiable at that point (e.g. sqrt at 0), or "
+            "overflows in its backward pass."
+        )
+
+
 def check_tolerance(value, name: str):
     """Solver tolerances must be finite and > 0."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
@@ -183,7 +267,7 @@ def check_sweep(lrs, horizon=None, num_steps=None) -> tuple[np.ndarray, np.ndarr
     r"""Learning rates of a sweep and their step counts: ``(lrs, ns)`` as numpy arrays.
 
     ``lrs`` must be a non-empty 1-D array of valid learning rates; exactly one of ``horizon``
-    (a time T > 0: :math:`n_i = \max(1, \mathrm{round}(T/\eta_i))`) or ``num_steps`` (the
+    (a time T ≥ every :math:`\eta_i`: :math:`n_i = \mathrm{round}(T/\eta_i) \ge 1`) or ``num_steps`` (the
     same n for every η) must be given.
     """
     lrs_np = np.asarray(lrs, dtype=float)
@@ -196,6 +280,13 @@ def check_sweep(lrs, horizon=None, num_steps=None) -> tuple[np.ndarray, np.ndarr
     if horizon is not None:
         if not (np.isfinite(horizon) and horizon > 0):
             raise ValueError(f"horizon must be a finite time > 0, got {horizon}.")
+        short = lrs_np[lrs_np > horizon]
+        if short.size:
+            raise ValueError(
+                f"horizon T = {horizon:g} is shorter than one step of lr = {short.max():g}: every "
+                "learning rate must take at least one step of its own (T >= lr). Use a longer "
+                "horizon or smaller learning rates."
+            )
         ns = np.maximum(np.rint(horizon / lrs_np).astype(int), 1)
     else:
         ns = np.full(lrs_np.shape, check_num_steps(num_steps), dtype=int)

@@ -17,6 +17,7 @@ snapshot in a static page would be a slider that does nothing.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Callable, Sequence
 
@@ -61,7 +62,7 @@ def lr_player(fig, draw: Callable[[int], None], labels: Sequence[str], *,
         The ``IPython.display.HTML`` object (a notebook cell displays it).
 
     Raises:
-        ValueError: if ``labels`` names fewer than two frames.
+        ValueError: if ``labels`` names fewer than two frames or ``interval_ms`` is not > 0.
 
     Example:
         >>> from eomlib.book import widgets
@@ -72,6 +73,9 @@ def lr_player(fig, draw: Callable[[int], None], labels: Sequence[str], *,
 
     if len(labels) < 2:
         raise ValueError(f"labels must name at least two frames, got {len(labels)}.")
+    if isinstance(interval_ms, bool) or not isinstance(interval_ms, (int, float)) \
+            or not interval_ms > 0:
+        raise ValueError(f"interval_ms must be a number > 0, got {interval_ms!r}.")
 
     def frame(i):
         draw(i)
@@ -82,6 +86,22 @@ def lr_player(fig, draw: Callable[[int], None], labels: Sequence[str], *,
     html = anim.to_jshtml(default_mode="once")
     plt.close(fig)
     return HTML(html)
+
+
+def _check_slider_range(lr_min, lr_max, value, step, log):
+    numbers = {"lr_min": lr_min, "lr_max": lr_max, "value": value}
+    if step is not None:
+        numbers["step"] = step
+    for name, v in numbers.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"{name} must be a finite number, got {v!r}.")
+    if not lr_min < lr_max or lr_min < 0 or (log and lr_min == 0):
+        bound = "0 < lr_min < lr_max (a log slider)" if log else "0 <= lr_min < lr_max"
+        raise ValueError(f"the slider needs {bound}, got lr_min = {lr_min}, lr_max = {lr_max}.")
+    if not lr_min <= value <= lr_max:
+        raise ValueError(f"value must lie in [lr_min, lr_max] = [{lr_min}, {lr_max}], got {value}.")
+    if step is not None and step <= 0:
+        raise ValueError(f"step must be None or a number > 0, got {step}.")
 
 
 def lr_slider(draw: Callable[[float], None], *, lr_min: float, lr_max: float, value: float,
@@ -97,7 +117,7 @@ def lr_slider(draw: Callable[[float], None], *, lr_min: float, lr_max: float, va
 
     Args:
         draw: a function of the learning rate η that draws one figure with matplotlib.
-        lr_min: keyword only; the smallest η, > 0 (and < ``lr_max``).
+        lr_min: keyword only; the smallest η, ≥ 0 (> 0 for a log slider) and < ``lr_max``.
         lr_max: keyword only; the largest η.
         value: keyword only; the initial η, in [``lr_min``, ``lr_max``].
         step: keyword only; the slider's step, in decades (log10 η) when ``log`` is True,
@@ -111,6 +131,11 @@ def lr_slider(draw: Callable[[float], None], *, lr_min: float, lr_max: float, va
         An ``ipywidgets.VBox`` of the slider and the figure's output area; under
         ``EOMLIB_STATIC=1`` an ``IPython.display.Markdown`` note instead.
 
+    Raises:
+        ValueError: unless 0 ≤ ``lr_min`` < ``lr_max`` (finite; 0 < ``lr_min`` for a log
+            slider), ``value`` lies in [``lr_min``, ``lr_max``] and ``step`` is None or a
+            finite number > 0.
+
     Example:
         >>> from eomlib.book import widgets
         >>> def draw(lr): ...  # plot the GD and EoM runs at learning rate lr
@@ -118,6 +143,7 @@ def lr_slider(draw: Callable[[float], None], *, lr_min: float, lr_max: float, va
     """
     from IPython.display import Markdown
 
+    _check_slider_range(lr_min, lr_max, value, step, log)
     if is_static():
         return Markdown(
             f"*Live slider: run this notebook (Colab button above) to drag {description} yourself. "
@@ -127,8 +153,6 @@ def lr_slider(draw: Callable[[float], None], *, lr_min: float, lr_max: float, va
     from IPython.display import clear_output
 
     if log:
-        import math
-
         slider = widgets.FloatLogSlider(value=value, base=10, min=math.log10(lr_min),
                                         max=math.log10(lr_max), step=step or 0.02,
                                         description=description, readout_format=readout_format,

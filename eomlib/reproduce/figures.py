@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .report import write_atomically
+
 
 def plot_invariance(result: dict, path: Path, caption: str = "") -> Path:
     """Figure (c), four panels: the growth of the scale-invariant norm without weight decay;
@@ -98,15 +100,21 @@ def plot_invariance(result: dict, path: Path, caption: str = "") -> Path:
 
 def _save_figure(fig, path: Path, caption: str = "") -> Path:
     """Lay out ``fig`` with ``caption`` (the setting) in small type along its bottom, write it
-    to ``path`` as a PNG and close it."""
+    to ``path`` as a PNG (atomically: an interrupted run leaves no half-written figure) and
+    close it."""
+    import io
+
     import matplotlib.pyplot as plt
 
     if caption:
         fig.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=7, color="0.35")
     fig.tight_layout(rect=(0, 0.04 if caption else 0, 1, 1))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    png = io.BytesIO()
+    try:
+        fig.savefig(png, format="png", dpi=120)
+    finally:
+        plt.close(fig)
+    return write_atomically(Path(path), png.getvalue())
 
 
 def plot_error_vs_lr(result: dict, path: Path, caption: str = "") -> Path:

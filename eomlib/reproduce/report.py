@@ -84,12 +84,20 @@ def summary_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # read it by setting it, then put it back
+    os.umask(mask)
+    return mask
+
+
 def write_atomically(path: Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename,
-    so that a reader never sees half a file (nor an interrupted run's)."""
+    so that a reader never sees half a file (nor an interrupted run's).  The file gets the
+    permissions a plain ``open`` would give it (``mkstemp`` makes it private)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -99,7 +107,23 @@ def write_atomically(path: Path, data: bytes) -> Path:
     return path
 
 
+#: The report of a run, written last (so that it exists only for a run that finished), and
+#: the name a previous run's report is moved to when a new run starts.
+RESULTS, PREVIOUS_RESULTS = "results.json", "results.previous.json"
+
+
 def write_results(results: dict, out: Path) -> Path:
     """``results.json`` in ``out`` (atomically)."""
-    return write_atomically(Path(out) / "results.json",
-                            json.dumps(results, indent=1).encode())
+    return write_atomically(Path(out) / RESULTS, json.dumps(results, indent=1).encode())
+
+
+def set_aside_previous_results(out: Path) -> Path | None:
+    """Rename a previous run's ``results.json`` in ``out`` to ``results.previous.json``
+    (replacing an older one), so that it cannot pass for the report of the run about to
+    start, which may fail or be interrupted; the new path, or None when there was none."""
+    previous = Path(out) / PREVIOUS_RESULTS
+    try:
+        os.replace(Path(out) / RESULTS, previous)
+    except FileNotFoundError:
+        return None
+    return previous

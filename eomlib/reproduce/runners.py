@@ -11,6 +11,7 @@ import dataclasses
 import math
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from eomlib import invariance
 from .checks import collect_failures, invariance_checks, slope_passes
 from .config import SCALES, SLOPE_TOLERANCE, Scale, floor_one_digit
 from .problems import Problem, build_problem, invariance_problem, invariance_runs
-from .report import environment, write_results
+from .report import environment, set_aside_previous_results, write_results
 
 
 def _progress(total: int, desc: str, position: int = 0, show: bool = True):
@@ -125,6 +126,13 @@ def assemble_error_along_training(scale: Scale, per_order: dict) -> dict:
 JOB_POSITION_C = 2
 
 
+#: The name prefix of the worker threads of ``run_jobs`` (see ``running_jobs``).
+JOB_THREADS = "eomlib-job"
+
+#: How often (seconds) the main thread of ``run_jobs`` wakes while it waits for the jobs.
+POLL_S = 0.2
+
+
 def run_jobs(jobs: list, workers: int) -> list:
     """Run ``jobs`` (``(bar, function, args)``), ``workers`` at a time, ticking each job's
     progress bar when it ends (``run_invariance`` ticks its own, stage by stage); results
@@ -133,22 +141,61 @@ def run_jobs(jobs: list, workers: int) -> list:
     Every job compiles its own XLA program, and compiling (most of a small run) uses one
     core: with a second core free, two workers cut the wall time of a small run by up to half
     (no gain, and no loss of CPU time, on a machine that is already busy).
+
+    The jobs run in worker threads (also for ``workers=1``) while the main thread waits in
+    slices of ``POLL_S``, so that Ctrl-C reaches it at once.  When a job fails or the wait is
+    interrupted (KeyboardInterrupt), the jobs not yet started are cancelled and the exception
+    is raised at once, without waiting for the running jobs: a running XLA computation
+    cannot be stopped, so those finish in the background (``running_jobs`` counts them).
     """
+    stopped = threading.Event()  # set on the first failure: no job starts after it
+
     def run(bar, fn, args):
-        if fn is run_invariance:  # ticks its own bar, stage by stage
-            return fn(*args, bar=bar)
-        result = fn(*args)
+        if stopped.is_set():
+            return None
+        try:
+            if fn is run_invariance:  # ticks its own bar, stage by stage
+                return fn(*args, bar=bar)
+            result = fn(*args)
+        except BaseException:
+            stopped.set()
+            raise
         bar.set_postfix_str(f"done: order {args[-1]}", refresh=False)
         bar.update()
         return result
 
-    if workers <= 1:
-        return [run(*job) for job in jobs]
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run, *job) for job in jobs]
-        return [f.result() for f in futures]
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=JOB_THREADS)
+    try:
+        results = _results_in_order([pool.submit(run, *job) for job in jobs])
+    except BaseException:
+        stopped.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return results
+
+
+def _results_in_order(futures: list) -> list:
+    """The results of ``futures`` in their order; the first failure is raised as soon as it
+    happens.  Waits in slices of ``POLL_S`` (a signal then interrupts the wait at once)."""
+    from concurrent.futures import FIRST_EXCEPTION, wait
+
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=POLL_S, return_when=FIRST_EXCEPTION)
+        for future in done:
+            if future.exception() is not None:
+                future.result()  # raises it
+    return [future.result() for future in futures]
+
+
+def running_jobs() -> int:
+    """The number of jobs of ``run_jobs`` still running in a worker thread: after a failure
+    or an interrupt, the jobs that had started run to their end in the background."""
+    return sum(thread.name.startswith(JOB_THREADS) and thread.is_alive()
+               for thread in threading.enumerate())
 
 
 def run_invariance(problem: Problem, scale: Scale, bar=None) -> dict | None:
@@ -157,10 +204,10 @@ def run_invariance(problem: Problem, scale: Scale, bar=None) -> dict | None:
     on the layer-normalised twin of ``problem`` (:func:`eomlib.reproduce.invariance_problem`).
 
     The learning rate is set by the twin's own Hessian: :math:`\eta` = ``inv_lr_sharpness``
-    / :math:`|\lambda|_{\max}(\theta_0)` rounded down to one digit (power iteration finds the
-    eigenvalue of largest magnitude, which for a layer-normalised network at initialisation
-    can be negative; the magnitude is what matters, since the EoM series in
-    :math:`\eta\lambda` converges for :math:`|\eta\lambda| < 1` whatever the sign), the
+    / :math:`\max_i|\lambda_i|(\theta_0)` (:func:`eomlib.spectra.spectral_radius`) rounded
+    down to one digit (for a layer-normalised network at initialisation the eigenvalue of
+    largest magnitude can be negative; the magnitude is what matters, since the EoM series
+    in :math:`\eta\lambda` converges for :math:`|\eta\lambda| < 1` whatever the sign), the
     weight decay :math:`\lambda` = ``inv_decay_times_lr``/η.  Three calls of
     :func:`eomlib.invariance.weight_decay_sweep` (one compiled program each): GD for the
     five runs of :func:`eomlib.reproduce.invariance_runs`, and GF and the order-1 EoM for
@@ -179,7 +226,7 @@ def run_invariance(problem: Problem, scale: Scale, bar=None) -> dict | None:
     sym_scale = invariance.check_scale_invariance(twin.loss, twin.theta0, twin.scale_group)
     sym_translation = invariance.check_translation_invariance(twin.loss, twin.theta0,
                                                               twin.translation_group)
-    curvature = abs(float(eomlib.sharpness(twin.loss, twin.theta0)))
+    curvature = float(eomlib.spectra.spectral_radius(twin.loss, twin.theta0))
     lr = floor_one_digit(scale.inv_lr_sharpness / curvature)
     decay = scale.inv_decay_times_lr / lr
     runs = invariance_runs(lr, decay, scale)
@@ -240,6 +287,27 @@ def default_workers() -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
+#: The largest seed: seeds go to ``numpy.random.default_rng`` (which takes integers >= 0)
+#: and ``jax.random.PRNGKey`` (which takes at most a signed 64-bit integer).
+MAX_SEED = 2**63 - 1
+
+
+def _is_integer(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_run_arguments(seed, workers) -> int:
+    """Raise ValueError unless ``seed`` is an integer in [0, ``MAX_SEED``] and ``workers``
+    None or an integer >= 1; returns the number of workers (``default_workers`` for None)."""
+    if not _is_integer(seed) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}.")
+    if workers is None:
+        return default_workers()
+    if not _is_integer(workers) or workers < 1:
+        raise ValueError(f"workers must be None or an integer >= 1, got {workers!r}.")
+    return int(workers)
+
+
 def reproduce(scale: str | Scale = "small", dataset: str = "digits", out: str | Path = "eom_results",
               model: str = "mlp", seed: int = 0, cache_dir=None,
               workers: int | None = None, progress: bool = True) -> dict:
@@ -252,6 +320,15 @@ def reproduce(scale: str | Scale = "small", dataset: str = "digits", out: str | 
     (and ``results["failures"]`` lists why) when a fitted slope misses γ + 1 ±
     :data:`eomlib.reproduce.SLOPE_TOLERANCE` or a check of (c) fails.
 
+    ``results.json`` is written last, so it exists only for a run that finished: at the
+    start, a previous run's ``out/results.json`` is renamed ``results.previous.json``
+    (replacing an older one; a note says so on stderr), and a run that raises or is
+    interrupted writes none.  Every file is written atomically (a temporary file in ``out``,
+    then a rename): none is ever left half-written.  On Ctrl-C (KeyboardInterrupt) or a
+    failed experiment, the experiments not yet started are cancelled and the exception is
+    raised at once; one already running (an XLA computation cannot be stopped) finishes in
+    a background thread, whose result is dropped.
+
     Everything runs in float64: enable ``jax_enable_x64`` before creating any array
     (``python -m eomlib`` does).
 
@@ -261,14 +338,16 @@ def reproduce(scale: str | Scale = "small", dataset: str = "digits", out: str | 
         dataset: ``"digits"`` (the default, offline), ``"mnist"`` or ``"cifar10"``
             (downloaded once).
         out: the output folder, created if missing (default ``"eom_results"``); existing
-            files of the same names are replaced.
+            figures of the same names are replaced, an existing ``results.json`` is renamed
+            ``results.previous.json``.
         model: ``"mlp"`` (the default, a tanh MLP) or ``"cnn"`` (a tanh CNN).
-        seed: the seed of the training subset and the initialisation (default 0).
+        seed: the seed of the training subset and the initialisation, an integer from 0 to
+            2**63 - 1 (default 0).
         cache_dir: the download folder of ``mnist`` and ``cifar10``, as for
             :func:`eomlib.data.cache_dir` (default None: ``$EOMLIB_DATA``, else
             ``~/.cache/eomlib``).
-        workers: the number of experiments run at once (values below 1 count as 1); None
-            (the default) is 2 on a machine with at least 2 CPU cores, else 1.
+        workers: the number of experiments run at once, an integer >= 1; None (the
+            default) is 2 on a machine with at least 2 CPU cores, else 1.
         progress: whether to show the progress bars on stderr (default True).
 
     Returns:
@@ -279,10 +358,12 @@ def reproduce(scale: str | Scale = "small", dataset: str = "digits", out: str | 
 
     Raises:
         RuntimeError: if ``jax_enable_x64`` is off.
-        ValueError: if ``scale``, ``dataset`` or ``model`` is not one of the names above.
+        ValueError: if ``scale``, ``dataset`` or ``model`` is not one of the names above,
+            or ``seed`` or ``workers`` is out of range.
         eomlib.data.DatasetUnavailableError: if ``mnist`` or ``cifar10`` is not cached and
             cannot be downloaded.
         eomlib.DivergenceError: if a run diverges (no error order can then be measured).
+        KeyboardInterrupt: on Ctrl-C; no ``results.json`` is written.
 
     Example:
         >>> import jax; jax.config.update("jax_enable_x64", True)
@@ -298,9 +379,12 @@ def reproduce(scale: str | Scale = "small", dataset: str = "digits", out: str | 
         cfg = SCALES[scale]
     else:
         raise ValueError(f"scale must be one of {tuple(SCALES)} or a Scale, got {scale!r}.")
-    workers = default_workers() if workers is None else max(1, int(workers))
+    workers = check_run_arguments(seed, workers)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    previous = set_aside_previous_results(out)
+    if previous is not None:
+        print(f"eomlib reproduce: moved the previous results.json to {previous}", file=sys.stderr)
     t_start = time.perf_counter()
     timings = {}
 
@@ -321,9 +405,11 @@ def reproduce(scale: str | Scale = "small", dataset: str = "digits", out: str | 
                      for o in cfg.track_orders],
                   key=lambda job: -job[2][2] - (job[1] is error_along_training_for_order))
     jobs.insert(JOB_POSITION_C, (bar_c, run_invariance, (problem, cfg)))
-    done = run_jobs(jobs, workers)
-    for bar in (bar_a, bar_b, bar_c):
-        bar.close()
+    try:
+        done = run_jobs(jobs, workers)
+    finally:
+        for bar in (bar_a, bar_b, bar_c):
+            bar.close()
     res_c = done.pop(JOB_POSITION_C)
     jobs.pop(JOB_POSITION_C)
     done = dict(zip([(job[1], job[2][2]) for job in jobs], done))
