@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONHASHSEED := 0
 
-.PHONY: book test bench venv clean
+.PHONY: book test test-floor test-compat bench venv clean
 
 venv: $(STAMP)
 
@@ -27,6 +27,36 @@ book: $(STAMP)
 test: $(STAMP)
 	EOMLIB_STATIC=1 $(PY) -m pytest -n 2 --dist loadfile -p no:cacheprovider \
 		--nbval-lax --nbval-current-env --durations=15 tests book
+
+# The unit tests on the oldest JAX eomlib declares (requirements-floor.txt) and on the newest
+# JAX pip offers for this Python (not part of `make test`; CI runs the floor's). Each venv is
+# built once (delete it to rebuild). The command line and the data cache (test_cli.py,
+# test_data.py: argparse, files and numpy, no JAX computation) and the site build run on the
+# pin only.
+FLOOR := .venv-floor
+NEWEST := .venv-newest
+UNIT := -m pytest -q -n 2 --dist loadfile -p no:cacheprovider -W error::RuntimeWarning tests \
+	--ignore=tests/test_site.py --ignore=tests/test_cli.py --ignore=tests/test_data.py
+
+$(FLOOR)/.installed: requirements-floor.txt pyproject.toml
+	test -x $(FLOOR)/bin/python || $(PYTHON) -m venv $(FLOOR)
+	$(FLOOR)/bin/python -m pip install -q -r requirements-floor.txt
+	$(FLOOR)/bin/python -m pip install -q --no-deps -e .
+	touch $@
+
+$(NEWEST)/.installed: pyproject.toml
+	test -x $(NEWEST)/bin/python || $(PYTHON) -m venv $(NEWEST)
+	$(NEWEST)/bin/python -m pip install -q --upgrade "jax" "equinox" "diffrax" \
+		-e ".[widgets]" pytest pytest-xdist ipython
+	touch $@
+
+test-floor: $(FLOOR)/.installed
+	$(FLOOR)/bin/python -c "import jax; print('jax', jax.__version__)"
+	EOMLIB_STATIC=1 $(FLOOR)/bin/python $(UNIT)
+
+test-compat: test-floor $(NEWEST)/.installed
+	$(NEWEST)/bin/python -c "import jax; print('jax', jax.__version__)"
+	EOMLIB_STATIC=1 $(NEWEST)/bin/python $(UNIT)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

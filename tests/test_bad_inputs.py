@@ -309,3 +309,10 @@ def test_slider_ranges_are_checked(kwargs, match):
 
     with pytest.raises(ValueError, match=match):
         widgets.lr_slider(lambda lr: None, **kwargs)
+
+
+def test_the_tree_count_table_matches_the_trees():
+    from eomlib import trees
+
+    counts = np.cumsum([len(trees.counter_term_trees(k)) for k in range(1, 8)])
+    assert tuple(counts) == budget.CUMULATIVE_TREE_TERMS[:7]

@@ -65,8 +65,11 @@ def test_notebooks_are_stored_without_outputs_and_install_from_the_configured_re
         assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), path
         first = "".join(code[0]["source"])
         assert "google.colab" in first and f"git+{repo}" in first, path
+        # SCALE is defined in the header exactly where a later cell uses it
         header = "".join(code[1]["source"])
-        assert 'SCALE = "small"' in header, path
+        uses = any("SCALE" in "".join(c["source"]) for c in code[2:])
+        assert ('SCALE = "small"' in header) == uses, path
+        assert "eomlib[widgets]" in first and 'find_spec("ipywidgets")' in first, path
 
 
 # --- the site in a real browser (headless Chromium, local HTTP server) -------------------

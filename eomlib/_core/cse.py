@@ -28,10 +28,8 @@ from typing import Callable
 import jax
 import numpy as np
 
-try:  # JAX internals: a release that moves them gets the plain computation (_fall_back)
-    from jax._src import core
-except ImportError:  # pragma: no cover
-    core = None
+from . import jaxcompat
+from .smoothness import stacklevel_outside_library
 
 _COMMUTATIVE = frozenset({"add", "add_any", "mul", "and", "or", "xor", "eq", "ne"})
 _INLINED = frozenset({"jit", "pjit"})  # calls whose params hold their ClosedJaxpr as "jaxpr"
@@ -74,10 +72,10 @@ def _evaluate(jaxpr, consts, args, memo: dict, alive: list) -> list:
     env: dict = {}
 
     def read(atom):
-        return atom.val if isinstance(atom, core.Literal) else env[atom]
+        return atom.val if isinstance(atom, jaxcompat.Literal) else env[atom]
 
     def key_of(atom):
-        return _literal_key(atom) if isinstance(atom, core.Literal) else ("value", id(env[atom]))
+        return _literal_key(atom) if isinstance(atom, jaxcompat.Literal) else ("value", id(env[atom]))
 
     for var, value in zip(jaxpr.constvars, consts):
         env[var] = value
@@ -97,16 +95,13 @@ def _evaluate(jaxpr, consts, args, memo: dict, alive: list) -> list:
             if outs is None:
                 outs = memo[key] = _bind(eqn, inputs)
         for var, value in zip(eqn.outvars, outs):
-            if not isinstance(var, core.DropVar):
+            if not isinstance(var, jaxcompat.DropVar):
                 env[var] = value
     return [read(a) for a in jaxpr.outvars]
 
 
 def _bind(eqn, inputs) -> list:
-    params = eqn.primitive.get_bind_params(eqn.params)
-    with eqn.ctx.manager:
-        out = eqn.primitive.bind(*inputs, **params)
-    return list(out) if eqn.primitive.multiple_results else [out]
+    return jaxcompat.bind_equation(eqn, inputs)
 
 
 def eliminate_common_subexpressions(fn: Callable) -> Callable:
@@ -125,9 +120,9 @@ def eliminate_common_subexpressions(fn: Callable) -> Callable:
     def wrapped(*args):
         flat_args, in_tree = jax.tree_util.tree_flatten(args)
         try:
-            if core is None:
-                raise ImportError("jax._src.core is not available")
-            key = (in_tree, tuple(jax.typeof(a) for a in flat_args))
+            if not jaxcompat.AVAILABLE:
+                raise ImportError("JAX's jaxpr Literal/DropVar classes were not found")
+            key = (in_tree, tuple(jaxcompat.typeof(a) for a in flat_args))
         except Exception as err:  # noqa: BLE001 - see _fall_back
             return _fall_back(fn, args, err)
         closed, out_tree = _traced(fn, cache, key, flat_args, in_tree)
@@ -149,7 +144,7 @@ def _traced(fn, cache: dict, key, flat_args, in_tree):
             lambda *flat: fn(*jax.tree_util.tree_unflatten(in_tree, flat)), return_shape=True
         )(*flat_args)
         traced = (closed, jax.tree_util.tree_structure(out_shape))
-        if not any(isinstance(c, getattr(core, "Tracer", ())) for c in closed.consts):
+        if not any(isinstance(c, jax.core.Tracer) for c in closed.consts):
             cache[key] = traced
     return traced
 
@@ -165,5 +160,5 @@ def _fall_back(fn, args, err):
         _WARNED.append(err)
         warnings.warn(f"eomlib.cse: repeated computations are not deduplicated with jax "
                       f"{jax.__version__} ({type(err).__name__}: {err}); the results are the same, "
-                      f"only slower.", RuntimeWarning, stacklevel=3)
+                      f"only slower.", RuntimeWarning, stacklevel=stacklevel_outside_library())
     return fn(*args)

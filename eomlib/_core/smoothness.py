@@ -64,10 +64,11 @@ _WARNED = FunctionMemo()  # loss ↦ True once warned
 
 def _subjaxprs(value):
     """The jaxprs held in an equation parameter (a jaxpr, a closed jaxpr or a tuple of them)."""
-    if hasattr(value, "eqns"):
-        return [value]
+    # a closed jaxpr first: on some releases (jax 0.6) it also exposes ``eqns`` but no invars
     if hasattr(value, "jaxpr") and hasattr(value.jaxpr, "eqns"):
         return [value.jaxpr]
+    if hasattr(value, "eqns") and hasattr(value, "invars"):
+        return [value]
     if isinstance(value, (tuple, list)):
         return [sub for v in value for sub in _subjaxprs(v)]
     return []
