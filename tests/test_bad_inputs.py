@@ -177,6 +177,9 @@ def test_spectral_radius_is_the_largest_magnitude():
     (lambda: eomlib.sharpness(lambda t: jnp.sum(jnp.sqrt(t)), jnp.array([0.0, 1.0])),
      "not finite"),
     (lambda: eomlib.sharpness_along(saddle, jnp.ones(())), "leading axis"),
+    (lambda: eomlib.hvp(jax.grad(bowl), jnp.ones(2), jnp.ones(3)), "one shape"),
+    (lambda: eomlib.hvp("grad", jnp.ones(2), jnp.ones(2)), "grad must be a callable"),
+    (lambda: eomlib.hvp(jax.grad(bowl), jnp.ones(2), jnp.ones(2, int)), "floating-point"),
 ])
 def test_spectra_validate(call, match):
     with pytest.raises(ValueError, match=match):

@@ -58,10 +58,23 @@ def hvp(grad: Callable, x, v):
     Returns:
         :math:`H(x)v`, an array of shape (d,).
 
+    Raises:
+        ValueError: if ``grad`` is not callable, or ``x`` and ``v`` are not flat float
+            arrays of the same shape.
+
     Example:
         >>> grad = jax.grad(lambda x: jnp.sum(x**4))
         >>> spectra.hvp(grad, jnp.ones(3), jnp.array([1.0, 0.0, 0.0]))  # [12, 0, 0]
     """
+    if not callable(grad):
+        raise ValueError(f"grad must be a callable x ↦ ∇f(x) on flat vectors, got "
+                         f"{type(grad).__name__}.")
+    if jnp.ndim(x) != 1 or jnp.shape(v) != jnp.shape(x):
+        raise ValueError(f"x and v must be flat vectors of one shape (d,), got shapes "
+                         f"{jnp.shape(x)} and {jnp.shape(v)}.")
+    if not (jnp.issubdtype(jnp.result_type(x), jnp.floating)
+            and jnp.issubdtype(jnp.result_type(v), jnp.floating)):
+        raise ValueError("x and v must be floating-point arrays.")
     return jax.jvp(grad, (x,), (v,))[1]
 
 
