@@ -40,7 +40,7 @@ from . import trees as _trees
 from .cse import eliminate_common_subexpressions
 from .flat import flatten_problem
 from .smoothness import warn_if_not_smooth
-from .validate import check_order, check_theta
+from .validate import check_callable, check_method, check_order, check_theta
 
 
 def multiderivative(field: Callable, x, directions) -> jax.Array:
@@ -286,10 +286,8 @@ def counter_terms(loss: Callable, order: int, *, method: str = "trees") -> tuple
         >>> xi_1(theta)  # ½ H g, a pytree like theta
     """
     order = check_order(order)
-    if method not in ("trees", "recursion"):
-        raise ValueError(f"method must be 'trees' or 'recursion', got {method!r}.")
-    if not callable(loss):
-        raise ValueError(f"loss must be a callable θ ↦ scalar, got {type(loss).__name__}.")
+    check_method(method)
+    check_callable(loss)
     check_order_cost(order)
 
     def make(k: int) -> Callable:

@@ -39,7 +39,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from .flat import flatten_problem
-from .validate import check_theta, is_concrete
+from .validate import check_callable, check_theta, is_concrete
 
 
 def hvp(grad: Callable, x, v):
@@ -141,7 +141,7 @@ def _dominant(loss, theta, key, num_iters):
 
 
 def _check_spectrum_args(loss, theta, num_iters, key):
-    _check_loss_callable(loss)
+    check_callable(loss)
     check_theta(theta, "theta")
     num_iters = _check_positive_int(num_iters, "num_iters")
     return num_iters, jax.random.PRNGKey(0) if key is None else key
@@ -373,11 +373,6 @@ def _check_positive_int(value, name: str, upper: int | None = None) -> int:
     return int(value)
 
 
-def _check_loss_callable(loss):
-    if not callable(loss):
-        raise ValueError(f"loss must be a callable θ ↦ scalar, got {type(loss).__name__}.")
-
-
 def top_eigenvalues(loss: Callable, theta, k: int = 1, *, num_iters: int = 30, key=None,
                     v0=None, return_vector: bool = False):
     r"""The ``k`` largest eigenvalues of :math:`\nabla^2 f(\theta)`, by the Lanczos method.
@@ -415,7 +410,7 @@ def top_eigenvalues(loss: Callable, theta, k: int = 1, *, num_iters: int = 30, k
         >>> eomlib.top_eigenvalues(loss, theta, k=3)  # shape (3,), descending
         >>> values, v = eomlib.top_eigenvalues(loss, theta, return_vector=True)
     """
-    _check_loss_callable(loss)
+    check_callable(loss)
     check_theta(theta, "theta")
     problem = flatten_problem(loss, theta)
     d = problem.x0.shape[0]
@@ -518,7 +513,7 @@ def sharpness_along(loss: Callable, traj, *, every: int = 1, method: str = "lanc
         >>> lam = eomlib.sharpness_along(loss, traj, every=10)  # shape (21,)
         >>> 0.1 * lam  # η·λ_max along the run: the edge of stability is at 2
     """
-    _check_loss_callable(loss)
+    check_callable(loss)
     if method not in ("lanczos", "power"):
         raise ValueError(f"method must be 'lanczos' or 'power', got {method!r}.")
     every = _check_positive_int(every, "every")
@@ -580,7 +575,7 @@ def gradient_curvature(loss: Callable, theta) -> jax.Array:
         >>> eomlib.gradient_curvature(loss, theta0)
         >>> jax.vmap(lambda th: eomlib.gradient_curvature(loss, th))(traj)  # per iterate
     """
-    _check_loss_callable(loss)
+    check_callable(loss)
     check_theta(theta, "theta")
     problem = flatten_problem(loss, theta)
     g = problem.grad(problem.x0)

@@ -203,8 +203,7 @@ def check_loss(loss, theta):
     Once a loss has passed for parameters of some structure, shapes and dtypes, later calls
     with parameters like them do not trace it again (:mod:`eomlib.memo`).
     """
-    if not callable(loss):
-        raise ValueError(f"loss must be a callable θ ↦ scalar, got {type(loss).__name__}.")
+    check_callable(loss)
     key = signature(theta)
     if _CHECKED_LOSSES.get(loss, key):
         return loss
