@@ -54,9 +54,23 @@ test-floor: $(FLOOR)/.installed
 	$(FLOOR)/bin/python -c "import jax; print('jax', jax.__version__)"
 	EOMLIB_STATIC=1 $(FLOOR)/bin/python $(UNIT)
 
-test-compat: test-floor $(NEWEST)/.installed
+# test-compat also executes every chapter on both (tools/run_chapters.py: no warning, no
+# stderr output, no error), with the pin's notebook runner installed into each venv.
+RUNNER := $(shell grep -E '^(nbclient|ipykernel|nbformat)==' requirements.txt)
+
+$(FLOOR)/.runner: $(FLOOR)/.installed requirements.txt
+	$(FLOOR)/bin/python -m pip install -q $(RUNNER)
+	touch $@
+
+$(NEWEST)/.runner: $(NEWEST)/.installed requirements.txt
+	$(NEWEST)/bin/python -m pip install -q $(RUNNER)
+	touch $@
+
+test-compat: test-floor $(NEWEST)/.installed $(FLOOR)/.runner $(NEWEST)/.runner
 	$(NEWEST)/bin/python -c "import jax; print('jax', jax.__version__)"
 	EOMLIB_STATIC=1 $(NEWEST)/bin/python $(UNIT)
+	$(FLOOR)/bin/python tools/run_chapters.py
+	$(NEWEST)/bin/python tools/run_chapters.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

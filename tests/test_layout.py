@@ -17,6 +17,9 @@ PUBLIC_MODULES = ["eomlib", "eomlib.invariance", "eomlib.momentum", "eomlib.brea
                   "eomlib.book.plots", "eomlib.book.widgets", "eomlib.book.toys",
                   "eomlib.reproduce"]
 OUTSIDE_CORE = {"models", "data", "book", "reproduce", "__main__"}
+# The chapters' figure modules: documented like the public modules, not on the API page.
+FIGURE_MODULES = sorted(f"eomlib.book.figures.{p.stem}" for p in (PACKAGE / "book" / "figures").glob("*.py")
+                        if p.stem != "__init__")
 
 
 def imported_modules(path: pathlib.Path) -> set:
@@ -54,9 +57,12 @@ def test_reproduce_uses_only_the_public_api(path):
 
 
 def public_callables():
-    for module_name in PUBLIC_MODULES:
+    for module_name in PUBLIC_MODULES + FIGURE_MODULES:
         module = importlib.import_module(module_name)
-        for name in module.__all__:
+        names = getattr(module, "__all__", None) or [
+            n for n, o in vars(module).items() if not n.startswith("_")
+            and (inspect.isfunction(o) or inspect.isclass(o)) and o.__module__ == module_name]
+        for name in names:
             obj = getattr(module, name)
             if inspect.isfunction(obj) or inspect.isclass(obj):
                 yield f"{module_name}.{name}", obj

@@ -57,6 +57,29 @@ def test_checks_fail_on_a_traceback_and_on_a_lost_figure(site, tmp_path):
     assert any("Traceback" in p or "stderr" in p for p in check_site.check_outputs_clean(broken))
 
 
+def test_exercise_check_fails_on_an_open_solution_or_a_book_wide_number(site, tmp_path):
+    broken = tmp_path / "html"
+    shutil.copytree(site, broken)
+    page = check_site.notebook_pages()[2]  # chapter 2
+    html_file = broken / f"{page}.html"
+    html = html_file.read_text(encoding="utf-8")
+    assert 'class="solution dropdown admonition"' in html and "Exercise 2.1" in html
+    html = html.replace('class="solution dropdown admonition"', 'class="solution admonition"', 1)
+    html_file.write_text(html.replace("Exercise 2.1", "Exercise 4"), encoding="utf-8")
+    found = check_site.check_exercises(broken)
+    assert any("expected 2–4 numbered 2.1" in p for p in found), found
+    assert any("collapsed dropdown" in p for p in found), found
+
+
+def test_numbers_restart_in_each_chapter():
+    import book_ext
+
+    book_wide = {"book/08_breakdown": {"exercise": {"b": (17,), "a": (16,)}},
+                 "book/notation": {"table": {"t": (40,), "s": (41,)}}}
+    assert book_ext.renumber(book_wide) == {"book/08_breakdown": {"exercise": {"a": (8, 1), "b": (8, 2)}},
+                                            "book/notation": {"table": {"t": (1,), "s": (2,)}}}
+
+
 def test_notebooks_are_stored_without_outputs_and_install_from_the_configured_repo():
     repo = check_site.load_config()["repository"]["url"]
     for path in sorted((ROOT / "book").glob("*.ipynb")):

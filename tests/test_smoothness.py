@@ -61,7 +61,10 @@ def test_a_user_relu_warns_with_order_2_once_and_points_at_the_caller():
         eomlib.eom_trajectory(loss, THETA, 0.05, 2, 2)
     assert len(caught) == 1, [str(w.message) for w in caught]
     assert issubclass(caught[0].category, UserWarning)
-    assert "not smooth" in str(caught[0].message) and "`max`" in str(caught[0].message)
+    message = str(caught[0].message)
+    # The kink is named by the first non-smooth primitive in JAX's derivative of `maximum`:
+    # `max` up to jax 0.10, `select_n` on jax 0.12 (the operands' order changed).
+    assert "not smooth" in message and ("`max`" in message or "`select_n`" in message), message
     assert caught[0].filename == __file__
 
 

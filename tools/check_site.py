@@ -160,8 +160,30 @@ def check_citations(html_dir: pathlib.Path, root: pathlib.Path = ROOT) -> list:
     return problems
 
 
+def check_exercises(html_dir: pathlib.Path, root: pathlib.Path = ROOT) -> list:
+    """Every chapter shows 2–4 exercises numbered N.1, N.2, … (N its chapter), each with a
+    solution that is collapsed until opened."""
+    problems = []
+    for page_name in notebook_pages(root):
+        match = re.match(r"(\d\d)_", pathlib.Path(page_name).name)
+        if not match or int(match.group(1)) == 0:
+            continue
+        chapter = int(match.group(1))
+        page = soup(html_dir, page_name)
+        titles = [d.select_one(".admonition-title").get_text(" ", strip=True)
+                  for d in page.select("div.exercise")]
+        expected = [f"Exercise {chapter}.{i}" for i in range(1, len(titles) + 1)]
+        if not 2 <= len(titles) <= 4 or [t[:len(e)] for t, e in zip(titles, expected)] != expected:
+            problems.append(f"{page_name}: exercises {titles}, expected 2–4 numbered {chapter}.1, …")
+        solutions = page.select("div.solution")
+        if len(solutions) != len(titles) or any("dropdown" not in d.get("class", []) for d in solutions):
+            problems.append(f"{page_name}: {len(solutions)} solutions for {len(titles)} exercises, "
+                            "each must be a collapsed dropdown")
+    return problems
+
+
 ALL_CHECKS = [check_pages_exist, check_outputs_clean, check_figures, check_players,
-              check_colab_links, check_internal_links, check_citations]
+              check_colab_links, check_internal_links, check_citations, check_exercises]
 
 
 def main(html_dir: str) -> int:
@@ -174,7 +196,7 @@ def main(html_dir: str) -> int:
         print("site check failed:", *problems, sep="\n  ")
         return 1
     print(f"site check: {len(chapter_files())} pages, figures, players, Colab links, "
-          f"internal links and citations OK in {html}")
+          f"internal links, citations and exercises OK in {html}")
     return 0
 
 
