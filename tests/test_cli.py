@@ -182,8 +182,22 @@ def test_an_interrupt_from_a_job_cancels_the_queue():
     assert started == ["first"]  # the queued jobs never start
 
 
+@pytest.fixture
+def ctrl_c_raises():
+    """Ctrl-C raises KeyboardInterrupt here even when the tests were started with SIGINT
+    ignored (a shell's background job without job control): the behaviour under test is what
+    a user at a terminal gets."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def _default_sigint():  # for a child process: what a terminal gives it
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("raise_it", ["sigint", "failure"])
-def test_run_jobs_does_not_wait_for_running_jobs(raise_it):
+def test_run_jobs_does_not_wait_for_running_jobs(raise_it, ctrl_c_raises):
     started, release = [], threading.Event()
     jobs = recording_jobs(started, release, 4)
     if raise_it == "failure":
@@ -252,7 +266,7 @@ def test_ctrl_c_stops_the_command_at_once(tmp_path):
     env = dict(os.environ, MPLBACKEND="Agg")
     proc = subprocess.Popen([sys.executable, "-m", "eomlib", "reproduce", "--scale", "tiny",
                              "--out", str(tmp_path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
+                            stderr=subprocess.PIPE, env=env, preexec_fn=_default_sigint)
     err, progress = bytearray(), threading.Event()
 
     def read_stderr():

@@ -71,6 +71,23 @@ def test_exercise_check_fails_on_an_open_solution_or_a_book_wide_number(site, tm
     assert any("collapsed dropdown" in p for p in found), found
 
 
+def test_rendered_text_check_fails_on_a_raw_table_or_formula(site, tmp_path):
+    broken = tmp_path / "html"
+    shutil.copytree(site, broken)
+    page = "book/03_all_orders"  # its counter-term table is a Markdown output
+    html_file = broken / f"{page}.html"
+    html = html_file.read_text(encoding="utf-8")
+    assert check_site.check_rendered_text(broken) == []
+    first, rest = html.split("<table", 1)
+    rest = rest.split("</table>", 1)[1]
+    raw = ('<div class="cell_output docutils container"><div class="output text_markdown">'
+           '<p>| counter term | terms |\n|—|—|\n| ξ1 | $\\tfrac12 Hg$ |</p></div></div>')
+    html_file.write_text(first + raw + rest, encoding="utf-8")
+    found = check_site.check_rendered_text(broken)
+    assert any("raw Markdown" in p for p in found), found
+    assert any("tables rendered" in p for p in found), found
+
+
 def test_numbers_restart_in_each_chapter():
     import book_ext
 

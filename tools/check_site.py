@@ -182,8 +182,50 @@ def check_exercises(html_dir: pathlib.Path, root: pathlib.Path = ROOT) -> list:
     return problems
 
 
+# Markdown or LaTeX that did not render: a table's pipes or rule, a dollar-delimited formula.
+RAW_MARKDOWN = re.compile(r"^\s*\|.*\|\s*$|\|\s*[-—–:]{1,}\s*\||(?<![\w$])\$[^$\s][^$]*\$(?![\w$])", re.M)
+
+
+def source_tables(root: pathlib.Path, page_name: str) -> int:
+    """How many tables a page's source defines: Markdown tables in its text cells, and
+    code cells that display a Markdown table (an output's header rule ``|---|``)."""
+    path = root / f"{page_name}.ipynb"
+    if not path.exists():
+        return len(re.findall(r"^\|[ :-]*-[ :|-]*\|\s*$", (root / f"{page_name}.md").read_text(), re.M))
+    import json
+
+    count = 0
+    for cell in json.loads(path.read_text())["cells"]:
+        src = "".join(cell["source"])
+        if cell["cell_type"] == "markdown":
+            count += len(re.findall(r"^\|[ :-]*-[ :|-]*\|\s*$", src, re.M))
+        elif "Markdown(" in src and '"|---' in src:
+            count += 1
+    return count
+
+
+def check_rendered_text(html_dir: pathlib.Path, root: pathlib.Path = ROOT) -> list:
+    """What a reader sees is rendered: no raw Markdown table or $…$ formula in a cell output,
+    and every table a page's source defines is a <table>."""
+    problems = []
+    for page_name in chapter_files(root):
+        page = soup(html_dir, page_name)
+        for out in cell_outputs(page):
+            for block in out.select("div.output.text_markdown, div.output.text_plain, p, li"):
+                match = RAW_MARKDOWN.search(block.get_text())
+                if match:
+                    problems.append(f"{page_name}: raw Markdown in an output: {match.group(0)[:80]!r}")
+        tables = len(page.select("article table, main table, div.bd-article table")) or \
+            len(page.find_all("table"))
+        wanted = source_tables(root, page_name)
+        if tables < wanted:
+            problems.append(f"{page_name}: {tables} tables rendered, the source defines {wanted}")
+    return problems
+
+
 ALL_CHECKS = [check_pages_exist, check_outputs_clean, check_figures, check_players,
-              check_colab_links, check_internal_links, check_citations, check_exercises]
+              check_colab_links, check_internal_links, check_citations, check_exercises,
+              check_rendered_text]
 
 
 def main(html_dir: str) -> int:
@@ -196,7 +238,7 @@ def main(html_dir: str) -> int:
         print("site check failed:", *problems, sep="\n  ")
         return 1
     print(f"site check: {len(chapter_files())} pages, figures, players, Colab links, "
-          f"internal links, citations and exercises OK in {html}")
+          f"internal links, citations, exercises and rendered tables OK in {html}")
     return 0
 
 
