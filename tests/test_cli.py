@@ -192,8 +192,11 @@ def ctrl_c_raises():
     signal.signal(signal.SIGINT, previous)
 
 
-def _default_sigint():  # for a child process: what a terminal gives it
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# `python -m eomlib …` as a terminal starts it: with Python's own Ctrl-C handler, also when
+# this process ignores SIGINT and its children inherit that (no preexec_fn: it forks a
+# multithreaded process).
+AS_FROM_A_TERMINAL = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                      "sys.argv[0] = 'eomlib'; runpy.run_module('eomlib', run_name='__main__', alter_sys=True)")
 
 
 @pytest.mark.parametrize("raise_it", ["sigint", "failure"])
@@ -264,9 +267,9 @@ def test_figures_are_written_atomically(tmp_path):
 def test_ctrl_c_stops_the_command_at_once(tmp_path):
     (tmp_path / "results.json").write_text('{"passed": true}')  # a previous run's
     env = dict(os.environ, MPLBACKEND="Agg")
-    proc = subprocess.Popen([sys.executable, "-m", "eomlib", "reproduce", "--scale", "tiny",
+    proc = subprocess.Popen([sys.executable, "-c", AS_FROM_A_TERMINAL, "reproduce", "--scale", "tiny",
                              "--out", str(tmp_path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, preexec_fn=_default_sigint)
+                            stderr=subprocess.PIPE, env=env)
     err, progress = bytearray(), threading.Event()
 
     def read_stderr():
