@@ -6,6 +6,7 @@ Each ``check_*`` function returns a list of problems (empty when the site is fin
 
 from __future__ import annotations
 
+import json
 import pathlib
 import re
 import sys
@@ -186,19 +187,20 @@ def check_exercises(html_dir: pathlib.Path, root: pathlib.Path = ROOT) -> list:
 RAW_MARKDOWN = re.compile(r"^\s*\|.*\|\s*$|\|\s*[-—–:]{1,}\s*\||(?<![\w$])\$[^$\s][^$]*\$(?![\w$])", re.M)
 
 
+TABLE_RULE = re.compile(r"^\|[ :-]*-[ :|-]*\|\s*$", re.M)  # a Markdown table's |---|---| line
+
+
 def source_tables(root: pathlib.Path, page_name: str) -> int:
     """How many tables a page's source defines: Markdown tables in its text cells, and
     code cells that display a Markdown table (an output's header rule ``|---|``)."""
     path = root / f"{page_name}.ipynb"
     if not path.exists():
-        return len(re.findall(r"^\|[ :-]*-[ :|-]*\|\s*$", (root / f"{page_name}.md").read_text(), re.M))
-    import json
-
+        return len(TABLE_RULE.findall((root / f"{page_name}.md").read_text()))
     count = 0
     for cell in json.loads(path.read_text())["cells"]:
         src = "".join(cell["source"])
         if cell["cell_type"] == "markdown":
-            count += len(re.findall(r"^\|[ :-]*-[ :|-]*\|\s*$", src, re.M))
+            count += len(TABLE_RULE.findall(src))
         elif "Markdown(" in src and '"|---' in src:
             count += 1
     return count

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 __all__ = ["COLORS", "order_color", "order_label", "style", "contour", "loglog_fit",
-           "plain_log_ticks"]
+           "fitted_line", "plain_log_ticks"]
 
 #: Matplotlib colours by curve: ``"gd"`` (gradient descent), ``"gf"`` (gradient flow),
 #: ``"eom1"`` … ``"eom4"`` (the EoM of orders 1–4) and ``"pred"`` (a prediction).
@@ -139,9 +139,29 @@ def loglog_fit(ax, lrs, errors, slope: float, *, color: str, label: str, marker:
     lrs = np.asarray(lrs)
     errors = np.asarray(errors)
     ax.loglog(lrs, errors, marker, color=color, label=f"{label}: slope {slope:.2f}")
+    fitted_line(ax, lrs, errors, slope, color=color)
+    plain_log_ticks(ax.xaxis)
+
+
+def fitted_line(ax, lrs, errors, slope: float, *, color: str) -> None:
+    r"""The line :math:`c\,\eta^{s}` of a given slope through errors on log–log axes.
+
+    The intercept :math:`\log c` is the mean of :math:`\log e_i - s \log\eta_i` (least
+    squares at fixed s); the line is drawn at the given learning rates, half transparent.
+
+    Args:
+        ax: the matplotlib ``Axes`` to draw on.
+        lrs: the learning rates η_i > 0 (array-like).
+        errors: the errors e_i > 0 at those learning rates, as many as ``lrs``.
+        slope: the slope s of the line.
+        color: keyword only; the matplotlib colour of the line.
+
+    Returns:
+        None.
+    """
+    lrs, errors = np.asarray(lrs, float), np.asarray(errors, float)
     intercept = np.mean(np.log(errors) - slope * np.log(lrs))
     ax.loglog(lrs, np.exp(intercept) * lrs**slope, "-", color=color, alpha=0.5)
-    plain_log_ticks(ax.xaxis)
 
 
 TICK_MANTISSAS = ((1, 2, 5), (1, 2, 3, 5), (1, 1.5, 2, 3, 4, 5, 6, 8))

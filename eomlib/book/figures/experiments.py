@@ -12,15 +12,10 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from eomlib.book import plots
 from eomlib.book.plots import COLORS, order_color, order_label
 
 __all__ = ["error_order_by_setting", "effective_lr"]
-
-
-def _fitted_line(ax, lrs, errors, slope, **style):
-    lrs, errors = np.asarray(lrs, float), np.asarray(errors, float)
-    intercept = np.mean(np.log(errors) - slope * np.log(lrs))
-    ax.loglog(lrs, np.exp(intercept) * lrs**slope, "-", alpha=0.5, **style)
 
 
 def error_order_by_setting(order, horizon_lrs, horizon_errors, horizon_slope, horizon,
@@ -47,12 +42,12 @@ def error_order_by_setting(order, horizon_lrs, horizon_errors, horizon_slope, ho
     color = order_color(order)
     ax.loglog(horizon_lrs, horizon_errors, "o", color=color,
               label=f"fixed horizon T = {horizon:g}: slope {horizon_slope:.2f}")
-    _fitted_line(ax, horizon_lrs, horizon_errors, horizon_slope, color=color)
+    plots.fitted_line(ax, horizon_lrs, horizon_errors, horizon_slope, color=color)
     for (n, errors), marker in zip(steps_errors.items(), ("s", "^", "v", "D")):
         ax.loglog(steps_lrs, errors, marker, color=COLORS["gd"], mfc="none",
                   label=f"fixed n = {n} step{'s' if n != 1 else ''}: "
                         f"slope {steps_slopes[n]:.2f}")
-        _fitted_line(ax, steps_lrs, errors, steps_slopes[n], color=COLORS["gd"])
+        plots.fitted_line(ax, steps_lrs, errors, steps_slopes[n], color=COLORS["gd"])
     ticks = np.unique(np.concatenate([np.asarray(horizon_lrs, float),
                                       np.asarray(steps_lrs, float)]))
     ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
