@@ -14,7 +14,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "eomlib"
 PUBLIC_MODULES = ["eomlib", "eomlib.invariance", "eomlib.momentum", "eomlib.breakdown",
                   "eomlib.spectra", "eomlib.trees", "eomlib.models", "eomlib.data",
-                  "eomlib.book.plots", "eomlib.book.widgets", "eomlib.book.toys",
+                  "eomlib.book.plots", "eomlib.book.players", "eomlib.book.widgets", "eomlib.book.toys",
                   "eomlib.reproduce"]
 OUTSIDE_CORE = {"models", "data", "book", "reproduce", "__main__"}
 # The chapters' figure modules: documented like the public modules, not on the API page.

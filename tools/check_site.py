@@ -70,46 +70,103 @@ def check_outputs_clean(html_dir: pathlib.Path, root: pathlib.Path = ROOT) -> li
     return problems
 
 
+def _figure_number(page_name: str):
+    """The chapter number of a page (``book/08_breakdown`` → 8), None for other pages."""
+    match = re.match(r"(\d\d)_", pathlib.Path(page_name).name)
+    return int(match.group(1)) if match and int(match.group(1)) > 0 else None
+
+
+ALT_LIKE_A_FILE = re.compile(r"\.(png|svg|jpe?g)\b|^[./]*_images/|^[0-9a-f]{16,}", re.I)
+MIN_PLAYER_FRAMES = 20
+
+
 def check_figures(html_dir: pathlib.Path, root: pathlib.Path = ROOT) -> list:
-    """Every notebook page shows at least one figure, and every figure file exists."""
+    """Every notebook page shows at least one figure; every figure file exists, and every
+    figure (a player's too) has real alt text and sits in a numbered, captioned figure:
+    "Figure N.k" in chapter N, "Figure k" elsewhere."""
     problems = []
     for page_name in notebook_pages(root):
         page = soup(html_dir, page_name)
         images = [img for out in cell_outputs(page) for img in out.find_all("img")]
         if not images:
             problems.append(f"{page_name}: no figure")
+        chapter = _figure_number(page_name)
+        pattern = re.compile(rf"^Figure {chapter}\.\d+\s*$" if chapter else r"^Figure \d+\s*$")
         for img in images:
             src = img.get("src", "")
-            if src.startswith("data:"):
-                continue
-            target = (html_dir / page_name).parent / src
-            if not target.resolve().exists():
-                problems.append(f"{page_name}: figure {src} does not exist")
+            if not src.startswith("data:"):
+                target = (html_dir / page_name).parent / src
+                if not target.resolve().exists():
+                    problems.append(f"{page_name}: figure {src} does not exist")
+            alt = img.get("alt", "")
+            if len(alt) < 20 or ALT_LIKE_A_FILE.search(alt):
+                problems.append(f"{page_name}: figure without real alt text (alt={alt[:60]!r})")
+            figure = img.find_parent("figure")
+            number = figure.select_one("figcaption .caption-number") if figure else None
+            text = figure.select_one("figcaption .caption-text") if figure else None
+            if number is None or not pattern.match(number.get_text()) or text is None \
+                    or len(text.get_text(strip=True)) < 30:
+                problems.append(f"{page_name}: a figure without a numbered caption "
+                                f"({(number.get_text() if number else 'no number')!r}, alt {alt[:50]!r})")
     return problems
 
 
 def players(page: BeautifulSoup) -> list:
-    """The kernel-free learning-rate players (matplotlib to_jshtml) on a page."""
-    return page.select("div.animation")
+    """The kernel-free players (eomlib.book.players) on a page."""
+    return page.select("div.eom-player")
 
 
 def check_players(html_dir: pathlib.Path, root: pathlib.Path = ROOT) -> list:
-    """Pages with a live slider also have a precomputed player, and it has frames."""
+    """Pages with a live slider also have a precomputed player. Every player has a slider
+    whose readout says its value, and frames: at least MIN_PLAYER_FRAMES for a parameter
+    player (unless it says why not: ``few_frames=`` of lr_player), one background and at
+    least two values and ten steps for a time player."""
     problems = []
     for page_name in notebook_pages(root):
         page = soup(html_dir, page_name)
-        has_live_slider = "Live slider" in page.get_text()
         found = players(page)
-        if has_live_slider and not found:
+        if "Live slider" in page.get_text() and not found:
             problems.append(f"{page_name}: a live slider without a precomputed player")
         for div in found:
-            scripts = " ".join(s.get_text() for s in page.find_all("script"))
-            if "data:image/png;base64" not in scripts and "frames[" not in scripts:
-                problems.append(f"{page_name}: player without embedded frames")
-                break
-            if not div.find("input", {"type": "range"}):
-                problems.append(f"{page_name}: player without a slider")
+            sliders = div.select("input[type=range]")
+            readouts = {o.get("id"): o.get_text() for o in div.select("output.eom-player-readout")}
+            script = " ".join(s.get_text() for s in div.find_all("script"))
+            if not sliders or any(s.get("data-readout") not in readouts for s in sliders):
+                problems.append(f"{page_name}: player {div.get('id')} without a slider and its readout")
+                continue
+            if not all("=" in text for text in readouts.values()):
+                problems.append(f"{page_name}: player {div.get('id')} readouts {list(readouts.values())} "
+                                "do not say a value")
+            if "eom-time-player" in div.get("class", []):
+                steps = {s.get("data-key"): int(s.get("max", 0)) + 1 for s in sliders}
+                if steps.get("v", 0) < 2 or steps.get("t", 0) < 11:
+                    problems.append(f"{page_name}: time player {div.get('id')} with {steps}")
+            else:
+                frames = len(set(re.findall(r"data:image/png;base64,[A-Za-z0-9+/=]+", script)))
+                if frames < MIN_PLAYER_FRAMES and not div.get("data-few-frames"):
+                    problems.append(f"{page_name}: player {div.get('id')} has {frames} frames, "
+                                    f"fewer than {MIN_PLAYER_FRAMES}")
     return problems
+
+
+MAX_PAGE_MB = 5.0
+
+
+def page_weight(html_dir: pathlib.Path, page_name: str) -> float:
+    """A page's weight in MB: its HTML (with the players' frames) and the figures it loads."""
+    path = html_dir / f"{page_name}.html"
+    total = path.stat().st_size
+    for src in {img.get("src", "") for img in soup(html_dir, page_name).find_all("img")}:
+        target = (path.parent / src).resolve()
+        if not src.startswith("data:") and target.is_file():
+            total += target.stat().st_size
+    return total / 1e6
+
+
+def check_page_weight(html_dir: pathlib.Path, root: pathlib.Path = ROOT) -> list:
+    """Every page is light enough to read on a slow connection: at most MAX_PAGE_MB."""
+    return [f"{p}: {page_weight(html_dir, p):.1f} MB, more than {MAX_PAGE_MB} MB"
+            for p in chapter_files(root) if page_weight(html_dir, p) > MAX_PAGE_MB]
 
 
 def colab_url(page_name: str, root: pathlib.Path = ROOT) -> str:
@@ -226,8 +283,8 @@ def check_rendered_text(html_dir: pathlib.Path, root: pathlib.Path = ROOT) -> li
 
 
 ALL_CHECKS = [check_pages_exist, check_outputs_clean, check_figures, check_players,
-              check_colab_links, check_internal_links, check_citations, check_exercises,
-              check_rendered_text]
+              check_page_weight, check_colab_links, check_internal_links, check_citations,
+              check_exercises, check_rendered_text]
 
 
 def main(html_dir: str) -> int:
@@ -239,8 +296,10 @@ def main(html_dir: str) -> int:
     if problems:
         print("site check failed:", *problems, sep="\n  ")
         return 1
-    print(f"site check: {len(chapter_files())} pages, figures, players, Colab links, "
-          f"internal links, citations, exercises and rendered tables OK in {html}")
+    heaviest = max(chapter_files(), key=lambda p: page_weight(html, p))
+    print(f"site check: {len(chapter_files())} pages, figures and captions, players, page weights "
+          f"(heaviest {heaviest}, {page_weight(html, heaviest):.1f} MB), Colab links, internal links, "
+          f"citations, exercises and rendered tables OK in {html}")
     return 0
 
 

@@ -5,7 +5,11 @@ supports (the pin's run is `make test`, under nbval). A chapter fails when a cel
 writes to stderr, or prints text that looks like a warning; the executed notebooks are not
 saved.
 
-    python tools/run_chapters.py [book/03_all_orders.ipynb ...]
+    python tools/run_chapters.py [--figures DIR] [book/03_all_orders.ipynb ...]
+
+With ``--figures DIR`` the figures are drawn as in the book (inline backend, retina PNGs)
+and written to DIR: ``<chapter>-cell<i>-<j>.png`` for each image and ``.html`` for each
+player, to look at them without building the book.
 """
 
 from __future__ import annotations
@@ -37,13 +41,28 @@ def problems(nb) -> list:
     return found
 
 
-def run(path: pathlib.Path) -> list:
+def save_figures(nb, stem: str, folder: pathlib.Path) -> None:
+    import base64
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, cell in enumerate(nb.cells):
+        for j, out in enumerate(cell.get("outputs", [])):
+            data = out.get("data", {})
+            if "image/png" in data:
+                (folder / f"{stem}-cell{i}-{j}.png").write_bytes(base64.b64decode(data["image/png"]))
+            elif "eom-player" in data.get("text/html", ""):
+                (folder / f"{stem}-cell{i}-{j}.html").write_text(data["text/html"])
+
+
+def run(path: pathlib.Path, figures: pathlib.Path | None = None) -> list:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()
     found = problems(nb)
+    if figures is not None:
+        save_figures(nb, path.stem, figures)
     print(f"{path.name}: {time.perf_counter() - start:.0f} s, "
           f"{'ok' if not found else f'{len(found)} problem(s)'}", flush=True)
     for p in found:
@@ -53,9 +72,14 @@ def run(path: pathlib.Path) -> list:
 
 def main(argv: list) -> int:
     os.environ.setdefault("EOMLIB_STATIC", "1")
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    figures = None
+    if argv[:1] == ["--figures"]:
+        figures, argv = pathlib.Path(argv[1]), argv[2:]
+        os.environ.pop("MPLBACKEND", None)
+    else:
+        os.environ.setdefault("MPLBACKEND", "Agg")
     paths = [pathlib.Path(a) for a in argv] or sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
-    failed = [p.name for p in paths if run(p)]
+    failed = [p.name for p in paths if run(p, figures)]
     if failed:
         print("chapters with problems:", ", ".join(failed))
     return 1 if failed else 0

@@ -5,13 +5,63 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["COLORS", "order_color", "order_label", "style", "contour", "loglog_fit",
-           "fitted_line", "plain_log_ticks"]
+__all__ = ["COLORS", "STYLES", "PLAYER_STYLES", "LABELS", "MAX_WIDTH_IN", "order_color",
+           "order_label", "shades", "style", "contour", "loglog_fit", "fitted_line",
+           "plain_log_ticks"]
 
-#: Matplotlib colours by curve: ``"gd"`` (gradient descent), ``"gf"`` (gradient flow),
-#: ``"eom1"`` … ``"eom4"`` (the EoM of orders 1–4) and ``"pred"`` (a prediction).
+#: One colour per object, the same in every figure and player of the book:
+#: ``"gd"`` (gradient descent's iterates), ``"gf"`` (gradient flow), ``"eom1"`` … ``"eom6"``
+#: (the EoM of orders 1–6), ``"hb"`` (heavy-ball momentum's iterates), ``"hb_flow"`` (its
+#: plain first-order flow), ``"hb_eom"`` (its modified flow, with the counter term),
+#: ``"pred"`` (a prediction from theory: a closed form, a fitted law) and ``"limit"``
+#: (a threshold or reference level, such as ηλ = 1 or 2/η).
 COLORS = {"gd": "black", "gf": "tab:blue", "eom1": "tab:red", "eom2": "tab:green",
-          "eom3": "tab:purple", "eom4": "tab:orange", "pred": "tab:gray"}
+          "eom3": "tab:purple", "eom4": "tab:orange", "eom5": "tab:olive", "eom6": "teal",
+          "hb": "tab:brown", "hb_flow": "tab:cyan",
+          "hb_eom": "tab:pink", "pred": "tab:gray", "limit": "0.45"}
+
+#: Legend labels of the objects of :data:`COLORS`.
+LABELS = {"gd": "GD", "gf": "gradient flow", "eom1": "order-1 EoM", "eom2": "order-2 EoM",
+          "eom3": "order-3 EoM", "eom4": "order-4 EoM", "eom5": "order-5 EoM",
+          "eom6": "order-6 EoM", "hb": "heavy ball",
+          "hb_flow": "plain flow", "hb_eom": "modified flow", "pred": "predicted",
+          "limit": "threshold"}
+
+#: Matplotlib keyword arguments (``ax.plot(x, y, **STYLES[key])``) for a path or a time
+#: series of each object: discrete iterates as open markers joined by a thin dashed line,
+#: flows as solid lines (the EoM of order ≥ 2 dashed, so that coinciding curves stay visible).
+STYLES = {
+    "gd": dict(color=COLORS["gd"], marker="o", ms=4, mfc="none", ls="--", lw=0.7),
+    "gf": dict(color=COLORS["gf"], lw=2.2),
+    "eom1": dict(color=COLORS["eom1"], lw=1.6),
+    "eom2": dict(color=COLORS["eom2"], lw=1.6, ls="--"),
+    "eom3": dict(color=COLORS["eom3"], lw=1.6, ls="-."),
+    "eom4": dict(color=COLORS["eom4"], lw=1.6, ls=":"),
+    "eom5": dict(color=COLORS["eom5"], lw=1.6, ls="--"),
+    "eom6": dict(color=COLORS["eom6"], lw=1.6, ls="-."),
+    "hb": dict(color=COLORS["hb"], marker="o", ms=4, mfc="none", ls="--", lw=0.7),
+    "hb_flow": dict(color=COLORS["hb_flow"], lw=2.2),
+    "hb_eom": dict(color=COLORS["hb_eom"], lw=1.6),
+    "pred": dict(color=COLORS["pred"], lw=1.5, ls="--"),
+    "limit": dict(color=COLORS["limit"], lw=1.0, ls=":"),
+}
+
+#: Styles of the same objects in :func:`eomlib.book.players.time_player` (widths and dot
+#: radii in figure pixels, SVG dash arrays).
+PLAYER_STYLES = {
+    "gd": dict(color=COLORS["gd"], width=0.8, radius=3.0, dash="3 3"),
+    "gf": dict(color=COLORS["gf"], width=2.6),
+    "eom1": dict(color=COLORS["eom1"], width=1.8, dash="7 4"),
+    "eom2": dict(color=COLORS["eom2"], width=1.8, dash="2 3"),
+    "hb": dict(color=COLORS["hb"], width=0.8, radius=3.0, dash="3 3"),
+    "hb_flow": dict(color=COLORS["hb_flow"], width=2.6),
+    "hb_eom": dict(color=COLORS["hb_eom"], width=1.8, dash="7 4"),
+}
+
+#: The widest figure, in inches at the book's 90 dpi, that the page shows at its own size:
+#: the text column is 676 CSS pixels wide, and the inline backend's tight crop adds up to
+#: 0.1 in on each side (7.2 in → at most 666 px); wider figures are shrunk, fonts with them.
+MAX_WIDTH_IN = 7.2
 
 
 def order_color(order: int) -> str:
@@ -22,13 +72,20 @@ def order_color(order: int) -> str:
 
     Returns:
         The entry of :data:`eomlib.book.plots.COLORS` (``"gf"`` for γ = 0, ``"eom1"`` …
-        ``"eom4"``), else matplotlib's cycle colour ``"C<γ>"``.
+        ``"eom6"``).
+
+    Raises:
+        ValueError: for γ > 6 (no colour of its own; the book draws at most order 6).
 
     Example:
         >>> from eomlib.book import plots
         >>> plots.order_color(0), plots.order_color(2)  # ('tab:blue', 'tab:green')
     """
-    return COLORS["gf"] if order == 0 else COLORS.get(f"eom{order}", f"C{order}")
+    if order == 0:
+        return COLORS["gf"]
+    if f"eom{order}" not in COLORS:
+        raise ValueError(f"order must be an integer in [0, 6] (the orders with a colour), got {order!r}.")
+    return COLORS[f"eom{order}"]
 
 
 def order_label(order: int) -> str:
@@ -47,11 +104,52 @@ def order_label(order: int) -> str:
     return "gradient flow" if order == 0 else f"order-{order} EoM"
 
 
+def shades(key: str, n: int) -> list:
+    """``n`` shades of one object's colour, light to dark: the same object at ``n`` values
+    of a parameter (several η, say) keeps its colour, the parameter is its lightness.
+
+    Args:
+        key: an object of :data:`COLORS` (e.g. ``"gd"``, ``"eom1"``).
+        n: the number of shades, ≥ 1.
+
+    Returns:
+        A list of ``n`` RGB tuples, from 45 % of the colour (mixed with white) to the colour
+        darkened by a fifth; one shade is the colour itself.
+
+    Raises:
+        ValueError: if ``key`` is not in :data:`COLORS` or ``n`` < 1.
+
+    Example:
+        >>> from eomlib.book import plots
+        >>> plots.shades("eom1", 3)  # three reds, light to dark
+    """
+    from matplotlib.colors import to_rgb
+
+    if key not in COLORS:
+        raise ValueError(f"key must be one of {sorted(COLORS)}, got {key!r}.")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}.")
+    base = np.array(to_rgb(COLORS[key]))
+    if n == 1:
+        return [tuple(float(v) for v in base)]
+    if base.max() < 0.05:  # black: greys from light to black
+        return [(float(g),) * 3 for g in np.linspace(0.62, 0.0, n)]
+    out = []
+    for w in np.linspace(0.45, 1.2, n):
+        c = 1 - w * (1 - base) if w <= 1 else base * (2.0 - w) / 1.0
+        out.append(tuple(float(v) for v in np.clip(c, 0, 1)))
+    return out
+
+
 def style() -> None:
     """Matplotlib defaults used throughout the book.
 
-    Sets ``matplotlib.pyplot.rcParams`` (figure size 6.4 × 4.0 in at 90 dpi, a light grid,
-    no top or right spines, legends without frames, 10-point font) for every later figure.
+    Sets ``matplotlib.pyplot.rcParams`` for every later figure: 6.4 × 4.0 in at 90 dpi
+    (576 CSS pixels wide; the page shows a figure at its own size up to
+    :data:`MAX_WIDTH_IN`), constrained layout (nothing cut off), an 11-point font, a light
+    grid, no top or right spines, legends without frames; and, in IPython, figures shown as
+    "retina" PNGs (twice the pixels, shown at the same size: sharp on high-density
+    screens and when zoomed).
 
     Returns:
         None.
@@ -63,13 +161,26 @@ def style() -> None:
     plt.rcParams.update({
         "figure.figsize": (6.4, 4.0),
         "figure.dpi": 90,
+        "figure.constrained_layout.use": True,
         "axes.grid": True,
         "grid.alpha": 0.3,
         "axes.spines.top": False,
         "axes.spines.right": False,
+        "axes.titlesize": 11,
         "legend.frameon": False,
-        "font.size": 10,
+        "legend.fontsize": 9.5,
+        "font.size": 11,
+        "xtick.labelsize": 10,
+        "ytick.labelsize": 10,
     })
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python: no inline backend to configure
+        return
+    if get_ipython() is not None:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("retina")
 
 
 def contour(ax, loss2d, xlim, ylim, levels: int = 25, num: int = 160):

@@ -6,9 +6,11 @@ The rendered book has no kernel, so every slider comes in three forms:
   callback receives a new η; because η is a traced argument of eomlib's jitted functions,
   nothing recompiles.
 * a static figure that overlays a few η values (drawn by the chapter itself);
-* :func:`eomlib.book.widgets.lr_player` — a kernel-free player: frames precomputed (one
-  ``vmap`` over η), turned into a self-contained HTML/JavaScript animation with a frame
-  slider (``matplotlib.animation.Animation.to_jshtml``).
+* :func:`eomlib.book.players.lr_player` (also importable from here) — a kernel-free
+  player: frames precomputed (one ``vmap`` over η), in a self-contained HTML/JavaScript
+  page element with a slider, an ``η = …`` readout and a play button; and
+  :func:`eomlib.book.players.time_player`, which runs GD and the flows step by step in
+  time.
 
 When the environment variable ``EOMLIB_STATIC=1`` is set (the book build and the test run set
 it), :func:`eomlib.book.widgets.lr_slider` displays a note instead of a widget, since a widget
@@ -19,12 +21,13 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Callable, Sequence
+from typing import Callable
 
 import matplotlib.pyplot as plt
-from matplotlib import animation
 
-__all__ = ["lr_player", "lr_slider", "is_static"]
+from eomlib.book.players import lr_player, time_player
+
+__all__ = ["lr_player", "time_player", "lr_slider", "is_static"]
 
 
 def is_static() -> bool:
@@ -38,54 +41,6 @@ def is_static() -> bool:
         >>> widgets.is_static()  # True under EOMLIB_STATIC=1
     """
     return os.environ.get("EOMLIB_STATIC", "") == "1"
-
-
-def lr_player(fig, draw: Callable[[int], None], labels: Sequence[str], *,
-              interval_ms: int = 400):
-    """A kernel-free player: ``draw(i)`` redraws ``fig`` for frame ``i`` (labelled ``labels[i]``).
-
-    Returns an ``IPython.display.HTML`` object holding the animation, its frame
-    slider and buttons; it works in the static site.  ``fig`` is closed afterwards so
-    that it is not shown a second time.  Every frame is drawn once, now, into the HTML.
-
-    Args:
-        fig: the matplotlib ``Figure`` that ``draw`` redraws.
-        draw: a function of the frame index ``i`` (0 ≤ i < ``len(labels)``) that redraws
-            ``fig``, e.g. clears its axes and plots the run at the i-th η; its return value
-            is ignored.
-        labels: one label per frame, at least two.  Only their number is used: ``draw``
-            should show the label itself (in a title, say).
-        interval_ms: keyword only; the time between frames when playing, in milliseconds,
-            > 0 (default 400).
-
-    Returns:
-        The ``IPython.display.HTML`` object (a notebook cell displays it).
-
-    Raises:
-        ValueError: if ``labels`` names fewer than two frames or ``interval_ms`` is not > 0.
-
-    Example:
-        >>> from eomlib.book import widgets
-        >>> lrs = [0.1, 0.2, 0.4]  # fig, ax = plt.subplots(); draw(i) plots the run at lrs[i]
-        >>> widgets.lr_player(fig, draw, [f"η = {lr:g}" for lr in lrs])
-    """
-    from IPython.display import HTML
-
-    if len(labels) < 2:
-        raise ValueError(f"labels must name at least two frames, got {len(labels)}.")
-    if isinstance(interval_ms, bool) or not isinstance(interval_ms, (int, float)) \
-            or not interval_ms > 0:
-        raise ValueError(f"interval_ms must be a number > 0, got {interval_ms!r}.")
-
-    def frame(i):
-        draw(i)
-        return []
-
-    anim = animation.FuncAnimation(fig, frame, frames=len(labels), interval=interval_ms,
-                                   blit=False, repeat=False)
-    html = anim.to_jshtml(default_mode="once")
-    plt.close(fig)
-    return HTML(html)
 
 
 def _check_slider_range(lr_min, lr_max, value, step, log):

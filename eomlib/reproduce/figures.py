@@ -108,7 +108,8 @@ def _save_figure(fig, path: Path, caption: str = "") -> Path:
 
     if caption:
         fig.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=7, color="0.35")
-    fig.tight_layout(rect=(0, 0.04 if caption else 0, 1, 1))
+    # its own layout, whatever the caller's rcParams (the book's style sets constrained layout)
+    fig.set_layout_engine("tight", rect=(0, 0.04 if caption else 0, 1, 1))
     png = io.BytesIO()
     try:
         fig.savefig(png, format="png", dpi=120)

@@ -51,7 +51,7 @@ def summary_table(results: dict) -> str:
         f"EoM reproduction: {s['dataset']}, {s['model']} (d = {s['num_params']}), "
         f"n_train = {s['n_train']}, scale '{s['scale']}', float64 (jax_enable_x64)",
         f"λ_max(θ_0) = {s['sharpness_theta0']:.4g}, so η_max·λ_max(θ_0) = "
-        f"{s['max_lr_times_sharpness']:.3g} (the EoM series needs ηλ < 1)",
+        f"{s['max_lr_times_sharpness']:.3g} (on a quadratic the counter-term series converges only for ηλ < 1)",
         "",
         f"(a) max error vs η at T = {a['horizon']:g}, η ∈ {{{', '.join(f'{v:g}' for v in a['lrs'])}}}",
         f"    {'order':<22}{'slope':>8}{'expected':>10}{'min error':>12}{'':>4}status",

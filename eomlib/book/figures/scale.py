@@ -11,41 +11,46 @@ import numpy as np
 
 from eomlib.book import plots
 
-#: Colours of the three weight-decay runs drawn together, by their row in the chapter's sweep.
-RUN_COLORS = ("tab:orange", "tab:green", "tab:purple")
-
 #: Axis limits of the norm ‖θ_S‖ in the weight-decay figures.
 NORM_LIM = (0, 4.2)
 
+#: Markers of the weight-decay runs drawn together (their colours are shades of GD's black).
+RUN_MARKERS = ("^", "o", "s")
 
-def norm_curves(ax, lr, sq_gd, sq_eom1, law, sq0, legend=True):
-    """Draw ‖θ_S‖² against t = kη for GD, the order-1 EoM, the integrated law and gradient flow.
+#: Axis labels (mathtext) of the group's squared norm and norm.
+SQ_NORM = r"squared norm $\Vert\theta_S\Vert^2$"
+NORM = r"norm $\Vert\theta_S\Vert$"
+
+
+def norm_curves(ax, lr, sq_gd, sq_eom1, law, sq0, steps=False):
+    """Draw ‖θ_S‖² for gradient flow, the order-1 EoM, the integrated law and GD.
 
     Args:
         ax: the matplotlib ``Axes`` to draw on.
         lr: the learning rate η of the run (sets the time axis t = kη).
         sq_gd: GD's ‖θ_{S,k}‖², k = 0…n, shape ``(n + 1,)``.
         sq_eom1: the order-1 EoM's ‖θ_S(t_k)‖², shape ``(n + 1,)``.
-        law: the integrated law ‖θ_S(0)‖² + η∫‖g_S‖² along the EoM at t_k, shape ``(n + 1,)``.
+        law: the integrated law ‖θ_S(0)‖² + η∫‖g_S‖² along the EoM at t_k, shape ``(n + 1,)``;
+            drawn dashed on top of the EoM, which it follows closely.
         sq0: the initial ‖θ_S‖², which gradient flow keeps (a horizontal line).
-        legend: whether to draw the legend (default True).
+        steps: whether the x axis is the step k (default False: the time t = kη).
 
     Returns:
         The ``Axes``.
     """
-    t = lr * np.arange(len(sq_gd))
-    ax.plot(t, sq_gd, "o", ms=3, color=plots.COLORS["gd"], label=f"GD, η = {lr:g}")
-    ax.plot(t, sq_eom1, "-", color=plots.COLORS["eom1"], label="order-1 EoM")
-    ax.plot(t, law, ":", color=plots.COLORS["pred"], lw=2, label="‖θ0‖² + η∫‖g‖² (along EoM)")
-    ax.axhline(sq0, color=plots.COLORS["gf"], label="gradient flow")
-    ax.set(xlabel="t = kη", ylabel="‖θ_S‖²")
-    if legend:
-        ax.legend(fontsize=8, loc="lower right")
+    x = np.arange(len(sq_gd)) * (1 if steps else lr)
+    ax.axhline(sq0, **plots.STYLES["gf"], label=plots.LABELS["gf"])
+    ax.plot(x, sq_eom1, **plots.STYLES["eom1"], label=plots.LABELS["eom1"])
+    ax.plot(x, law, **plots.STYLES["pred"],
+            label=r"$\Vert\theta_S(0)\Vert^2 + \eta\int\Vert g_S\Vert^2 dt$ along the EoM")
+    ax.plot(x, sq_gd, **plots.STYLES["gd"] | dict(ms=3), label=plots.LABELS["gd"])
+    ax.set(xlabel="GD step k (EoM at t = kη)" if steps else "time t = kη", ylabel=SQ_NORM)
     return ax
 
 
 def norm_panels(lrs, sq_gd, sq_eom1, law, sq0, rows):
-    """Draw :func:`norm_curves` side by side for a few learning rates, sharing the y axis.
+    """Draw :func:`norm_curves` for three learning rates in a 2 × 2 grid, the legend in the
+    fourth place, sharing the y axis.
 
     Args:
         lrs: the learning rates of the sweep, shape ``(m,)``.
@@ -53,22 +58,28 @@ def norm_panels(lrs, sq_gd, sq_eom1, law, sq0, rows):
         sq_eom1: the order-1 EoM's ‖θ_S(t_k)‖², shape ``(m, n + 1)``.
         law: the integrated law along the EoM, shape ``(m, n + 1)``.
         sq0: the initial ‖θ_S‖².
-        rows: the runs to draw, indices into ``lrs`` (one panel each; the last has the legend).
+        rows: three runs to draw, indices into ``lrs`` (one panel each).
 
     Returns:
         The matplotlib ``Figure``.
     """
-    fig, axes = plt.subplots(1, len(rows), figsize=(11, 3.4), sharey=True)
-    for ax, i in zip(axes, rows):
-        norm_curves(ax, float(lrs[i]), sq_gd[i], sq_eom1[i], law[i], sq0, legend=(i == rows[-1]))
+    fig, axes = plt.subplots(2, 2, figsize=(7.2, 5.8), sharey=True)
+    for ax, i in zip(axes.flat, rows):
+        norm_curves(ax, float(lrs[i]), sq_gd[i], sq_eom1[i], law[i], sq0)
         ax.set_title(f"η = {float(lrs[i]):g}\ngrowth: GD {sq_gd[i][-1] - sq0:.3f}, "
-                     f"order-1 EoM {sq_eom1[i][-1] - sq0:.3f}", fontsize=9)
-    fig.tight_layout()
+                     f"order-1 EoM {sq_eom1[i][-1] - sq0:.3f}", fontsize=10)
+    for ax in axes[:, 1]:
+        ax.set_ylabel("")
+    key = axes.flat[len(rows)]
+    key.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    key.legend(handles[::-1], labels[::-1], loc="center")
     return fig
 
 
 def norm_frame(ax, lr, sq_gd, sq_eom1, law, sq0, miss, ylim):
-    """Redraw one frame of the learning-rate player: :func:`norm_curves` with the miss in the title.
+    """Redraw one frame of the learning-rate player: :func:`norm_curves` against the step k,
+    with fixed limits and the miss in the title.
 
     Args:
         ax: the matplotlib ``Axes`` of the player's figure (cleared first).
@@ -84,10 +95,14 @@ def norm_frame(ax, lr, sq_gd, sq_eom1, law, sq0, miss, ylim):
         The ``Axes``.
     """
     ax.clear()
-    norm_curves(ax, lr, sq_gd, sq_eom1, law, sq0)
+    norm_curves(ax, lr, sq_gd, sq_eom1, law, sq0, steps=True)
+    ax.set_xlim(0, len(sq_gd) - 1)
     ax.set_ylim(*ylim)
-    ax.set_title(f"η = {lr:g}: the order-1 EoM misses {miss:.1%} of GD's growth, GF 100%",
-                 fontsize=9)
+    ax.set_title(f"η = {lr:.3g}: the order-1 EoM misses {miss:.1%} of GD's growth, GF 100%",
+                 fontsize=10)
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], labels[::-1], loc="upper center", bbox_to_anchor=(0.5, -0.2),
+              ncol=2)
     return ax
 
 
@@ -105,16 +120,17 @@ def live_norms(lr, sq_gd, sq_eom1, sq0):
     """
     t = lr * np.arange(len(sq_gd))
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    ax.plot(t, sq_gd, "o", ms=3, color="k", label="GD")
-    ax.plot(t, sq_eom1, color=plots.COLORS["eom1"], label="order-1 EoM")
-    ax.axhline(sq0, color=plots.COLORS["gf"], label="gradient flow")
-    ax.set(xlabel="t = kη", ylabel="‖θ_S‖²", title=f"η = {lr:.3g}")
-    ax.legend(fontsize=8)
+    ax.axhline(sq0, **plots.STYLES["gf"], label=plots.LABELS["gf"])
+    ax.plot(t, sq_eom1, **plots.STYLES["eom1"], label=plots.LABELS["eom1"])
+    ax.plot(t, sq_gd, **plots.STYLES["gd"] | dict(ms=3), label=plots.LABELS["gd"])
+    ax.set(xlabel="time t = kη", ylabel=SQ_NORM, title=f"η = {lr:.3g}")
+    ax.legend(loc="lower right")
     return fig
 
 
 def weight_decay_runs(lrs, lams, sq, angles, norm_pred, angle_star, gf_norm, rows, gf_row):
-    """Draw GD's ‖θ_S‖ and angle per step with weight decay, with the predicted equilibria.
+    """Draw GD's ‖θ_S‖ (top) and angle per step (bottom) with weight decay, against the step,
+    with the predicted equilibria dashed.
 
     Args:
         lrs: the learning rates η of the runs, shape ``(m,)``.
@@ -124,28 +140,29 @@ def weight_decay_runs(lrs, lams, sq, angles, norm_pred, angle_star, gf_norm, row
         norm_pred: the predicted equilibrium norms ‖θ*‖, shape ``(m,)`` (dashed lines).
         angle_star: the equilibrium angles arccos(1 − ηλ), shape ``(m,)`` (dashed lines).
         gf_norm: gradient flow's norm at t = kη for every run, shape ``(m, n + 1)``.
-        rows: three runs to draw, indices into ``lrs`` (colours ``RUN_COLORS``).
+        rows: three runs to draw, indices into ``lrs``, drawn in this order: shades of GD's
+            colour from light to dark, with the markers ``RUN_MARKERS``.
         gf_row: the run whose gradient-flow norm is drawn.
 
     Returns:
         The matplotlib ``Figure``.
     """
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7.2, 6.4), sharex=True)
     k = np.arange(sq.shape[1])
-    for i, color in zip(rows, RUN_COLORS):
-        label = f"η = {float(lrs[i]):g}, λ = {float(lams[i]):g}"
-        ax1.plot(k, np.sqrt(sq[i]), color=color, lw=1, label=label)
-        ax1.axhline(norm_pred[i], color=color, ls="--", lw=1)
-        ax2.plot(k[1:], angles[i], color=color, lw=0.6, label=label)
-        ax2.axhline(angle_star[i], color=color, ls="--", lw=1)
-    ax1.plot(k, gf_norm[gf_row], color=plots.COLORS["gf"], lw=1,
-             label=f"gradient flow, λ = {float(lams[gf_row]):g}: ‖θ0‖e^(−λt)")
-    ax1.set(xlabel="GD step k", ylabel="‖θ_S‖", ylim=NORM_LIM,
-            title="norm (dashed: predicted equilibrium)")
-    ax2.set(xlabel="GD step k", ylabel="angle per step (rad)", yscale="log", ylim=(1e-4, 2),
-            title="angular update (dashed: arccos(1 − ηλ))")
-    ax1.legend(fontsize=8)
-    fig.tight_layout()
+    for j, (i, color, marker) in enumerate(zip(rows, plots.shades("gd", len(rows)), RUN_MARKERS)):
+        line = dict(color=color, marker=marker, ms=5, mfc="none", markevery=(40 * j, 120))
+        label = f"GD, η = {float(lrs[i]):g}, λ = {float(lams[i]):g}"
+        ax1.plot(k, np.sqrt(sq[i]), lw=1, label=label, **line)
+        ax1.axhline(norm_pred[i], color=color, ls="--", lw=1.2)
+        ax2.plot(k[1:], angles[i], lw=0.6, **line)
+        ax2.axhline(angle_star[i], color=color, ls="--", lw=1.2)
+    ax1.plot(k, gf_norm[gf_row], **plots.STYLES["gf"] | dict(lw=1.6),
+             label=rf"gradient flow, λ = {float(lams[gf_row]):g}: "
+                   r"$\Vert\theta_S(0)\Vert e^{-\lambda t}$")
+    ax1.set(ylabel=NORM, ylim=NORM_LIM, title=r"norm; dashed: predicted $\Vert\theta^*\Vert$")
+    ax2.set(xlabel="GD step k", ylabel="angle per step Δₖ (rad)", yscale="log",
+            ylim=(1e-3, 2), title="angular update; dashed: Δ* = arccos(1 − ηλ)")
+    ax1.legend(loc="upper right", fontsize=9)
     return fig
 
 
@@ -166,13 +183,14 @@ def lambda_frame(ax, lr, lam, sq, norm_pred, gf_norm, angle_star):
     """
     k = np.arange(len(sq))
     ax.clear()
-    ax.plot(k, np.sqrt(sq), color="k", lw=1, label="GD")
-    ax.axhline(norm_pred, color=plots.COLORS["pred"], ls="--", label="predicted ‖θ*‖")
-    ax.plot(k, gf_norm, color=plots.COLORS["gf"], label="gradient flow")
-    ax.set(xlabel="GD step k", ylabel="‖θ_S‖", ylim=NORM_LIM,
-           title=f"η = {lr:g}, λ = {lam:g}: Δ* = {angle_star:.3f} ≈ √(2ηλ) = "
+    ax.plot(k, gf_norm, **plots.STYLES["gf"], label=plots.LABELS["gf"])
+    ax.axhline(norm_pred, **plots.STYLES["pred"], label=r"predicted $\Vert\theta^*\Vert$")
+    ax.plot(k, np.sqrt(sq), color=plots.COLORS["gd"], lw=1, label=plots.LABELS["gd"])
+    ax.set(xlabel="GD step k", ylabel=NORM, xlim=(0, len(sq) - 1), ylim=NORM_LIM,
+           title=f"η = {lr:g}, λ = {lam:.3g}: Δ* = {angle_star:.3f} ≈ √(2ηλ) = "
                  f"{np.sqrt(2 * lr * lam):.3f}")
-    ax.legend(fontsize=8)
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], labels[::-1], loc="upper right")
     return ax
 
 
@@ -190,8 +208,8 @@ def live_lambda(lr, lam, sq, gf_norm):
     """
     k = np.arange(len(sq))
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    ax.plot(k, np.sqrt(sq), color="k", lw=1, label=f"GD, η = {lr:g}")
-    ax.plot(k, gf_norm, color=plots.COLORS["gf"], label="gradient flow")
-    ax.set(xlabel="GD step k", ylabel="‖θ_S‖", title=f"λ = {lam:.3g}")
-    ax.legend(fontsize=8)
+    ax.plot(k, gf_norm, **plots.STYLES["gf"], label=plots.LABELS["gf"])
+    ax.plot(k, np.sqrt(sq), color=plots.COLORS["gd"], lw=1, label=f"GD, η = {lr:g}")
+    ax.set(xlabel="GD step k", ylabel=NORM, ylim=NORM_LIM, title=f"λ = {lam:.3g}")
+    ax.legend(loc="upper right")
     return fig

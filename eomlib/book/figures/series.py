@@ -11,7 +11,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from eomlib.book.plots import COLORS, loglog_fit, order_color, order_label
+from eomlib.book.plots import (COLORS, MAX_WIDTH_IN, STYLES, loglog_fit, order_color, order_label,
+                               shades)
 
 __all__ = ["parse_tree", "differential_name", "draw_tree", "tree_gallery", "term_sizes",
            "truncated_errors", "error_bars", "local_errors", "asymptotic_terms"]
@@ -129,7 +130,7 @@ def _layout(tree, depth=0, next_leaf=None, out=None):
 
 
 def draw_tree(ax, tree, x: float = 0.0, y: float = 0.0, *, dx: float = 0.5, dy: float = 0.6,
-              color: str = "black", size: float = 28):
+              color: str | None = None, size: float = 28):
     """Draw a rooted tree, root at the bottom (circled), centred horizontally at ``x``.
 
     Args:
@@ -139,12 +140,13 @@ def draw_tree(ax, tree, x: float = 0.0, y: float = 0.0, *, dx: float = 0.5, dy: 
         y: the height of the root (data coordinates).
         dx: the horizontal distance between neighbouring leaves.
         dy: the vertical distance between generations.
-        color: the matplotlib colour of nodes and edges.
+        color: the matplotlib colour of nodes and edges (default ``COLORS["limit"]``).
         size: the marker area of a node, in points².
 
     Returns:
         The width of the drawing in data units (0 for a single node or a path).
     """
+    color = COLORS["limit"] if color is None else color
     _, nodes = _layout(parse_tree(tree))
     xs = dx * np.array([n[0] for n in nodes])
     xs = x + xs - (xs.min() + xs.max()) / 2
@@ -157,9 +159,12 @@ def draw_tree(ax, tree, x: float = 0.0, y: float = 0.0, *, dx: float = 0.5, dy: 
     return float(xs.max() - xs.min())
 
 
-def tree_gallery(coefficients, *, columns: int | None = None, cell_width: float = 1.3,
+def tree_gallery(coefficients, *, columns: int | None = None, cell_width: float = 1.25,
                  row_height: float = 1.45):
     """Trees of the counter terms, one row per ξ_k, each with its coefficient and differential.
+
+    The trees of ξ_k, the term that the order-k EoM adds, are drawn in that EoM's colour,
+    :func:`eomlib.book.plots.order_color` (k).
 
     Args:
         coefficients: ``{k: {tree: coefficient}}``, e.g. ``{k: dict(
@@ -167,7 +172,8 @@ def tree_gallery(coefficients, *, columns: int | None = None, cell_width: float 
             strings or tuples, coefficients as ``fractions.Fraction`` (or numbers).
         columns: keyword only; the most trees on one line (a longer ξ_k continues on the next
             line); default: all trees of a ξ_k on one line.
-        cell_width: keyword only; the figure width per tree, in inches.
+        cell_width: keyword only; the figure width per tree, in inches (the figure is at
+            most :data:`eomlib.book.plots.MAX_WIDTH_IN` wide).
         row_height: keyword only; the figure height per line of trees, in inches.
 
     Returns:
@@ -181,23 +187,25 @@ def tree_gallery(coefficients, *, columns: int | None = None, cell_width: float 
         for i in range(0, len(terms), step):
             lines.append((k if i == 0 else None, terms[i:i + step]))
     width = max(len(terms) for _, terms in lines)
-    fig, ax = plt.subplots(figsize=(cell_width * (width + 0.7), row_height * len(lines)))
+    fig, ax = plt.subplots(figsize=(min(cell_width * (width + 0.7), MAX_WIDTH_IN),
+                                    row_height * len(lines)))
+    k_row = None
     for r, (k, terms) in enumerate(lines):
         y0 = -3.0 * r
+        k_row = k if k is not None else k_row
         if k is not None:
             ax.text(-0.8, y0 + 0.6, f"ξ{str(k).translate(_SUBSCRIPTS)}", fontsize=13,
-                    ha="center", va="center")
+                    ha="center", va="center", color=order_color(k))
         for c, (tree, coef) in enumerate(terms):
             t = parse_tree(tree)
             dx = 0.5 if _leaves(t) <= 2 else 1.0 / (_leaves(t) - 1)
             xc = 0.6 + 1.5 * c
-            draw_tree(ax, t, xc, y0 + 0.2, dx=dx, dy=0.42, color=COLORS["eom1"], size=18)
+            draw_tree(ax, t, xc, y0 + 0.2, dx=dx, dy=0.42, color=order_color(k_row), size=18)
             ax.text(xc, y0 - 0.2, f"{coef} {differential_name(t)}".replace("-", "−"), ha="center", va="top",
                     fontsize=9)
     ax.set_xlim(-1.3, 1.5 * width - 0.1)
     ax.set_ylim(-3.0 * len(lines) + 2.1, 2.2)
     ax.axis("off")
-    fig.tight_layout()
     return fig
 
 
@@ -228,6 +236,9 @@ def _leaves(tree) -> int:
 def term_sizes(ax, k, sizes):
     """The sizes η^k‖ξ_k(θ0)‖ of the series' terms against k, one curve per ηλ_max (log scale).
 
+    A series' terms are drawn in greys (the larger ηλ_max, the darker) with one marker per
+    ηλ_max: the colours of the EoM orders are kept for the EoMs themselves.
+
     Args:
         ax: the matplotlib ``Axes`` to draw on.
         k: the indices k of the terms (array-like).
@@ -236,9 +247,12 @@ def term_sizes(ax, k, sizes):
     Returns:
         None.
     """
-    for x, s in sizes.items():
-        ax.semilogy(k, s, "o-", label=f"ηλ_max = {x}")
-    ax.set(xlabel="k", ylabel="‖η^k ξ_k(θ0)‖", title="Terms of the counter-term series")
+    for (x, s), color, marker, ls in zip(sizes.items(), shades("gd", len(sizes)),
+                                         "os^Dv", ["-", "--", "-.", ":", "-"]):
+        ax.semilogy(k, s, marker=marker, ls=ls, color=color, ms=5,
+                    label=rf"$\eta\lambda_{{\max}}$ = {x}")
+    ax.set(xlabel="index k of the counter term ξₖ",
+           ylabel=r"term size $\eta^k\|\xi_k(\theta_0)\|$", title="Terms of the series on a quadratic")
     ax.legend()
 
 
@@ -257,16 +271,17 @@ def truncated_errors(ax, x_values, errors, orders):
     for order in orders:
         ax.semilogy(x_values, errors[order], "o-", ms=3, color=order_color(order),
                     label=order_label(order))
-    ax.axvline(1.0, color="gray", ls=":")
-    ax.set(xlabel="ηλ_max", ylabel="max distance to GD, 10 steps", title="Truncated EoMs on a quadratic")
-    ax.legend(fontsize=8)
+    ax.axvline(1.0, **STYLES["limit"], label=r"$\eta\lambda_{\max} = 1$")
+    ax.set(xlabel=r"$\eta\lambda_{\max}$ (learning rate × top curvature)",
+           ylabel="max distance to GD, 10 steps", title="Truncated EoMs on a quadratic")
+    ax.legend(fontsize=9)
 
 
 def error_bars(ax, x, errs, orders):
-    """The error of each truncated EoM at one ηλ_max, as bars on a log scale.
+    """The error of each truncated EoM at one ηλ_max, as bars on a log scale (fixed limits).
 
     Args:
-        ax: the matplotlib ``Axes`` to draw on.
+        ax: the matplotlib ``Axes`` to draw on, or None for a new figure of 5.5 × 3.4 in.
         x: the value of ηλ_max, shown in the title.
         errs: the largest distance to GD for each order (as many as ``orders``).
         orders: the EoM orders γ.
@@ -274,15 +289,22 @@ def error_bars(ax, x, errs, orders):
     Returns:
         None.
     """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.4))
     ax.bar([order_label(o).replace(" EoM", "") for o in orders], errs,
            color=[order_color(o) for o in orders])
     ax.set_yscale("log")
-    ax.set_ylim(1e-9, 1.0)
-    ax.set(ylabel="max distance to GD", title=f"ηλ_max = {x:.2f}")
+    ax.set_ylim(1e-5, 2.0)
+    where = "< 1: the series converges" if x < 1 else "≥ 1: the series diverges"
+    ax.set(xlabel="truncated EoM", ylabel="max distance to GD, 10 steps",
+           title=rf"$\eta\lambda_{{\max}}$ = {x:.2f} {where}")
 
 
 def local_errors(ax, lrs, errors, slopes):
     """One-step errors of several fields against η on log–log axes, with fitted lines.
+
+    The first field is drawn in the order-4 EoM's colour, the second (the same EoM with a
+    term left out) in a lighter shade of it, with square markers.
 
     Args:
         ax: the matplotlib ``Axes`` to draw on.
@@ -293,17 +315,20 @@ def local_errors(ax, lrs, errors, slopes):
     Returns:
         None.
     """
-    colors = [COLORS["eom4"], COLORS["pred"]]
+    colors = [COLORS["eom4"], shades("eom4", 3)[0]]  # the full field, then the variant (lighter)
     for (label, err), color, marker in zip(errors.items(), colors, ["o", "s"]):
         loglog_fit(ax, lrs, err, slopes[label], color=color, label=label, marker=marker)
-    ax.set(xlabel="η", ylabel="|flow(η) − GD step|", title="One step on log cosh")
-    ax.legend(fontsize=8)
+    ax.set(xlabel="learning rate η", ylabel=r"one-step error $|x(\eta) - x_0 + \eta f'(x_0)|$",
+           title=r"One step on log cosh from $x_0 = 1.5$")
+    ax.legend(fontsize=9)
 
 
 def asymptotic_terms(ax, k, sizes, reference, *, label: str, reference_label: str):
     """Term sizes η^k|ξ_k| of a divergent series against k, beside a convergent reference.
 
-    The smallest term (where an optimal truncation would stop) is circled.
+    The smallest term (where an optimal truncation would stop) is circled. The series is
+    drawn like the series of :func:`term_sizes` (black), the reference in the colour of a
+    prediction, ``COLORS["pred"]``, dashed.
 
     Args:
         ax: the matplotlib ``Axes`` to draw on.
@@ -317,10 +342,11 @@ def asymptotic_terms(ax, k, sizes, reference, *, label: str, reference_label: st
         None.
     """
     k, sizes = np.asarray(k), np.asarray(sizes)
-    ax.semilogy(k, sizes, "o-", color=COLORS["eom1"], label=label)
-    ax.semilogy(k, reference, "s--", color=COLORS["pred"], ms=4, label=reference_label)
+    ax.semilogy(k, sizes, "o-", color=COLORS["gd"], ms=5, label=label)
+    ax.semilogy(k, reference, marker="s", ms=4, **STYLES["pred"], label=reference_label)
     i = int(np.argmin(sizes))
-    ax.scatter([k[i]], [sizes[i]], s=160, facecolors="none", edgecolors="black", zorder=3,
-               label=f"smallest term, k = {k[i]}")
-    ax.set(xlabel="k", ylabel="η^k |ξ_k(x0)|", title="Terms of the series beyond the quadratic")
-    ax.legend(fontsize=8)
+    ax.scatter([k[i]], [sizes[i]], s=160, facecolors="none", edgecolors=COLORS["limit"], lw=1.2,
+               zorder=3, label=f"smallest term, k = {k[i]}")
+    ax.set(xlabel="index k of the counter term ξₖ", ylabel=r"term size $\eta^k|\xi_k(x_0)|$",
+           title="Terms of the series beyond the quadratic")
+    ax.legend(fontsize=9)

@@ -11,16 +11,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from eomlib.book.plots import COLORS, contour, loglog_fit, order_color, order_label
+from eomlib.book.plots import (COLORS, LABELS, STYLES, contour, loglog_fit, order_color,
+                               order_label, shades)
 
-__all__ = ["gd_against_flow", "gd_frame", "gap_loglog", "quadratic_panels", "quadratic_frame",
-           "loss_and_penalty", "distance_in_time", "error_orders", "three_flows",
-           "max_distance"]
+__all__ = ["new_axes", "gd_against_flow", "gd_frame", "gap_loglog", "quadratic_panels",
+           "quadratic_frame", "loss_and_penalty", "distance_in_time", "error_orders",
+           "three_flows", "time_background", "max_distance"]
 
-#: Plot styles of the three curves of :func:`three_flows`, by name.
-FLOW_STYLES = {"GD": dict(marker="o", ls="none", mfc="none", color=COLORS["gd"]),
-               "gradient flow": dict(marker=".", color=COLORS["gf"]),
-               "order-1 EoM": dict(marker=".", color=COLORS["eom1"])}
+#: The axis limits of :func:`three_flows` and :func:`time_background` (the same frame).
+FLOWS_XLIM, FLOWS_YLIM = (-0.3, 1.95), (-0.1, 0.85)
+
+
+def new_axes(figsize):
+    """Creates a figure with one ``Axes``, for the draw function of a live slider.
+
+    Args:
+        figsize: the figure's ``(width, height)`` in inches (width at most
+            :data:`eomlib.book.plots.MAX_WIDTH_IN`).
+
+    Returns:
+        The new matplotlib ``Axes``.
+    """
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=figsize)[1]
 
 
 def gd_against_flow(ax, loss, gf, gd_runs, lam_max):
@@ -39,12 +53,14 @@ def gd_against_flow(ax, loss, gf, gd_runs, lam_max):
         None.
     """
     contour(ax, loss, (-0.4, 2.0), (-0.25, 1.0))
-    ax.plot(gf[:, 0], gf[:, 1], color=COLORS["gf"], lw=2, label="gradient flow")
-    for (lr, traj), marker in zip(gd_runs.items(), ["o", "s", "^"]):
-        ax.plot(traj[:, 0], traj[:, 1], marker + "--", ms=4, lw=0.8,
-                label=f"GD, η = {lr} (ηλ_max = {lr * lam_max:.2f})")
+    ax.plot(gf[:, 0], gf[:, 1], **STYLES["gf"], label="gradient flow")
+    # GD keeps its colour at every η; the larger η, the darker its markers
+    greys = shades("gd", len(gd_runs))[::-1]
+    for (lr, traj), marker, grey in zip(gd_runs.items(), ["o", "s", "^"], greys):
+        ax.plot(traj[:, 0], traj[:, 1], **(STYLES["gd"] | dict(marker=marker, color=grey)),
+                label=rf"GD, η = {lr} ($\eta\lambda_{{\max}}$ = {lr * lam_max:.2f})")
     ax.set(xlabel="x", ylabel="y", title="GD against the gradient-flow curve, T = 4")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper left")
 
 
 def gd_frame(ax, loss, gf, traj, lr, lam_max):
@@ -62,11 +78,10 @@ def gd_frame(ax, loss, gf, traj, lr, lam_max):
         None.
     """
     contour(ax, loss, (-0.9, 2.0), (-0.25, 1.1))
-    ax.plot(gf[:, 0], gf[:, 1], color=COLORS["gf"], lw=2, label="gradient flow")
-    ax.plot(traj[:, 0], traj[:, 1], "o--", color="k", ms=3, lw=0.8,
-            label=f"GD, {len(traj) - 1} steps")
-    ax.set_title(f"η = {lr:.3f}   (ηλ_max(θ0) = {lr * lam_max:.2f})")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.plot(gf[:, 0], gf[:, 1], **STYLES["gf"], label=LABELS["gf"])
+    ax.plot(traj[:, 0], traj[:, 1], **STYLES["gd"], label=f"GD, {len(traj) - 1} steps")
+    ax.set(xlabel="x", ylabel="y", title=rf"η = {lr:.3f}   ($\eta\lambda_{{\max}}(\theta_0)$ = {lr * lam_max:.2f})")
+    ax.legend(loc="upper left")
 
 
 def gap_loglog(ax, sweep, slope):
@@ -81,23 +96,25 @@ def gap_loglog(ax, sweep, slope):
         None.
     """
     loglog_fit(ax, sweep.lrs, sweep.max_error, slope, color=COLORS["gf"], label="GF vs GD")
-    ax.set(xlabel="learning rate η", ylabel="max gap over [0, T]",
+    ax.set(xlabel="learning rate η", ylabel="max gap ‖θ(kη) − θₖ‖ over [0, T]",
            title="The GF–GD gap is O(η)")
     ax.legend()
 
 
 def _quadratic_curves(ax, t_grid, gf_x, lr, xs):
-    ax.plot(t_grid, gf_x, color=COLORS["gf"], label="GF")
-    ax.plot(np.arange(len(xs)) * lr, xs, "o-", color="k", ms=3, lw=0.7, label="GD")
+    ax.plot(t_grid, gf_x, **STYLES["gf"], label=LABELS["gf"])
+    ax.plot(np.arange(len(xs)) * lr, np.asarray(xs), **(STYLES["gd"] | dict(ls="-", ms=3.5)),
+            label=LABELS["gd"])
 
 
 def quadratic_panels(axes, t_grid, gf_x, lrs, xs_by_lr, lam):
     """Draws the first coordinate of GD and of gradient flow on a quadratic, one panel per η.
 
-    The last panel gets a symmetric-log y axis (for a diverging run).
+    The panels are meant to be stacked in one column with a shared time axis (labelled on
+    the last one); the last panel gets a symmetric-log y axis (for a diverging run).
 
     Args:
-        axes: the matplotlib ``Axes``, one per learning rate.
+        axes: the matplotlib ``Axes``, one per learning rate, top to bottom.
         t_grid: the times t of the gradient-flow curve, a 1-D array.
         gf_x: the flow's first coordinate at ``t_grid``.
         lrs: the learning rates η, one per panel.
@@ -111,9 +128,9 @@ def quadratic_panels(axes, t_grid, gf_x, lrs, xs_by_lr, lam):
     for ax, lr, xs in zip(axes, lrs, xs_by_lr):
         lr = float(lr)
         _quadratic_curves(ax, t_grid, gf_x, lr, xs)
-        ax.set(title=f"η = {lr}  (ηλ = {lr * lam:.2f})", xlabel="t = kη")
-    axes[0].set_ylabel("first coordinate")
-    axes[0].legend()
+        ax.set(title=f"η = {lr}  (ηλ = {lr * lam:.2f})", ylabel="θ₁")
+    axes[-1].set(xlabel="time t = kη", xlim=(0, float(t_grid[-1])))
+    axes[0].legend(loc="lower right")
     axes[-1].set_yscale("symlog", linthresh=0.1)
 
 
@@ -122,7 +139,8 @@ def quadratic_frame(ax, t_grid, gf_x, lr, xs, lam):
 
     Args:
         ax: the matplotlib ``Axes`` to draw on (not cleared here).
-        t_grid: the times t of the gradient-flow curve, a 1-D array.
+        t_grid: the times t of the gradient-flow curve, a 1-D array; its range is the
+            time axis of every frame.
         gf_x: the flow's first coordinate at ``t_grid``.
         lr: the learning rate η, a float.
         xs: GD's first coordinate θ_k, k = 0…n, drawn at t = kη.
@@ -132,16 +150,16 @@ def quadratic_frame(ax, t_grid, gf_x, lr, xs, lam):
         None.
     """
     _quadratic_curves(ax, t_grid, gf_x, lr, xs)
-    ax.set_ylim(-0.8, 0.8)
-    ax.set(xlabel="t = kη", ylabel="first coordinate",
-           title=f"η = {lr:.2f}, ηλ_max = {lr * lam:.2f}")
+    ax.set(xlim=(0, float(t_grid[-1])), ylim=(-0.8, 0.8))
+    ax.set(xlabel="time t = kη", ylabel="first coordinate θ₁",
+           title=rf"η = {lr:.2f}, $\eta\lambda_{{\max}}$ = {lr * lam:.2f}")
     ax.legend(loc="lower right")
 
 
 def loss_and_penalty(axes, loss, penalty, theta0, lr):
     """Draws a loss and its implicit-gradient-regularisation penalty side by side.
 
-    Both panels show the valley floor y = x²/2 and the start θ0.
+    Both panels show the valley floor y = x²/2 and the start θ0, named in a legend below.
 
     Args:
         axes: two matplotlib ``Axes``: the loss f (left) and the penalty (right).
@@ -154,13 +172,14 @@ def loss_and_penalty(axes, loss, penalty, theta0, lr):
         None.
     """
     xs = np.linspace(-2, 2, 100)
-    panels = [(axes[0], loss, "f"), (axes[1], penalty, f"penalty (η/4)‖∇f‖², η = {lr}")]
+    panels = [(axes[0], loss, "loss f"), (axes[1], penalty, f"penalty (η/4)‖∇f‖², η = {lr}")]
     for ax, fun, name in panels:
         contour(ax, fun, (-2.0, 2.0), (-0.5, 2.0))
-        ax.plot(xs, xs**2 / 2, "k:", lw=1, label="valley floor y = x²/2")
-        ax.plot(*np.asarray(theta0), "k*", ms=10, label="θ0")
-        ax.set_title(name)
-    axes[0].legend(loc="upper center", fontsize=8)
+        ax.plot(xs, xs**2 / 2, **(STYLES["limit"] | dict(lw=1.5)), label="valley floor y = x²/2")
+        ax.plot(*np.asarray(theta0), "*", color=COLORS["gd"], ms=11, label="start θ₀")
+        ax.set(title=name, xlabel="x", ylabel="y")
+    axes[0].figure.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
+                          ncols=2)
 
 
 def distance_in_time(ax, t, errors, lr):
@@ -177,8 +196,10 @@ def distance_in_time(ax, t, errors, lr):
         None.
     """
     for order, err in errors.items():
-        ax.semilogy(t[1:], np.asarray(err)[1:], color=order_color(order), label=order_label(order))
-    ax.set(xlabel="t = kη", ylabel="‖θ(kη) − θ_k‖", title=f"Distance to GD, η = {lr}")
+        ax.semilogy(t[1:], np.asarray(err)[1:], color=order_color(order), lw=1.8,
+                    label=order_label(order))
+    ax.set(xlabel="time t = kη", ylabel="distance to GD ‖θ(kη) − θₖ‖",
+           title=f"Distance to GD, η = {lr}")
     ax.legend()
 
 
@@ -196,7 +217,7 @@ def error_orders(ax, sweeps, slopes):
     for order, s in sweeps.items():
         loglog_fit(ax, s.lrs, s.max_error, slopes[order], color=order_color(order),
                    label=order_label(order))
-    ax.set(xlabel="learning rate η", ylabel="max error over [0, T]")
+    ax.set(xlabel="learning rate η", ylabel="max distance to GD over [0, T]")
     ax.legend()
 
 
@@ -207,18 +228,41 @@ def three_flows(ax, loss, lr, trajs, lam_max):
         ax: the matplotlib ``Axes`` to draw on (not cleared here).
         loss: the two-parameter loss whose contours are the background.
         lr: the learning rate η, a float (in the title).
-        trajs: a dict from a name in :data:`FLOW_STYLES` (``"GD"``, ``"gradient flow"``,
-            ``"order-1 EoM"``) to points of shape (n + 1, 2), sampled at t = kη.
+        trajs: a dict from an object of :data:`eomlib.book.plots.STYLES` (``"gf"``,
+            ``"eom1"``, ``"gd"``, drawn in the order given) to points of shape (n + 1, 2),
+            sampled at t = kη.
         lam_max: λ_max at the start, shown in the title as ηλ_max(θ0).
 
     Returns:
         None.
     """
-    contour(ax, loss, (-0.3, 1.95), (-0.1, 0.85))
-    for name, traj in trajs.items():
-        ax.plot(traj[:, 0], traj[:, 1], label=name, **FLOW_STYLES[name])
-    ax.set(xlabel="x", ylabel="y", title=f"η = {lr:.3f}, ηλ_max(θ0) = {lr * lam_max:.2f}")
-    ax.legend(loc="upper left", fontsize=8)
+    contour(ax, loss, FLOWS_XLIM, FLOWS_YLIM)
+    for key, traj in trajs.items():
+        ax.plot(traj[:, 0], traj[:, 1], **STYLES[key], label=LABELS[key])
+    ax.set(xlabel="x", ylabel="y", title=rf"η = {lr:.3f}, $\eta\lambda_{{\max}}(\theta_0)$ = {lr * lam_max:.2f}")
+    ax.legend(loc="upper left")
+
+
+def time_background(ax, loss, keys=("gd", "gf", "eom1")):
+    """Draws the fixed background of the time player: contours, axis labels and a legend.
+
+    The curves themselves are drawn by :func:`eomlib.book.players.time_player`; the legend
+    is made of empty proxy lines in the styles of :data:`eomlib.book.plots.STYLES`.
+
+    Args:
+        ax: the matplotlib ``Axes`` to draw on.
+        loss: the two-parameter loss whose contours are the background.
+        keys: the objects of :data:`eomlib.book.plots.STYLES` named in the legend (default
+            GD, gradient flow and the order-1 EoM).
+
+    Returns:
+        None.
+    """
+    contour(ax, loss, FLOWS_XLIM, FLOWS_YLIM)
+    for key in keys:
+        ax.plot([], [], **STYLES[key], label=LABELS[key])
+    ax.set(xlabel="x", ylabel="y", title="GD step by step against the two flows")
+    ax.legend(loc="upper left")
 
 
 def max_distance(ax, x, dist, steps):
@@ -227,15 +271,15 @@ def max_distance(ax, x, dist, steps):
     Args:
         ax: the matplotlib ``Axes`` to draw on.
         x: the values ηλ_max(θ0), a 1-D array.
-        dist: a dict from ``"gradient flow"`` and ``"order-1 EoM"`` to the largest
-            distances, each as long as ``x``.
+        dist: a dict from ``"gf"`` (gradient flow) and ``"eom1"`` (the order-1 EoM) to the
+            largest distances, each as long as ``x``.
         steps: the number of GD steps the distances are taken over (in the y label).
 
     Returns:
         None.
     """
-    for name, color in [("gradient flow", COLORS["gf"]), ("order-1 EoM", COLORS["eom1"])]:
-        ax.semilogy(x, dist[name], "o-", color=color, label=name)
-    ax.axvline(1.0, color="gray", ls=":")
-    ax.set(xlabel="ηλ_max(θ0)", ylabel=f"max distance to GD ({steps} steps)")
+    for key in ("gf", "eom1"):
+        ax.semilogy(x, dist[key], **(STYLES[key] | dict(marker="o", ms=4)), label=LABELS[key])
+    ax.axvline(1.0, **STYLES["limit"], label=r"$\eta\lambda_{\max}(\theta_0) = 1$")
+    ax.set(xlabel=r"$\eta\lambda_{\max}(\theta_0)$", ylabel=f"max distance to GD ({steps} steps)")
     ax.legend()
