@@ -12,7 +12,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "eomlib"
-PUBLIC_MODULES = ["eomlib", "eomlib.invariance", "eomlib.momentum", "eomlib.breakdown",
+PUBLIC_MODULES = ["eomlib", "eomlib.invariance", "eomlib.momentum", "eomlib.sgd", "eomlib.breakdown",
                   "eomlib.spectra", "eomlib.trees", "eomlib.models", "eomlib.data",
                   "eomlib.book.plots", "eomlib.book.players", "eomlib.book.widgets", "eomlib.book.toys",
                   "eomlib.reproduce"]

@@ -13,18 +13,23 @@ __all__ = ["COLORS", "STYLES", "PLAYER_STYLES", "LABELS", "MAX_WIDTH_IN", "order
 #: ``"gd"`` (gradient descent's iterates), ``"gf"`` (gradient flow), ``"eom1"`` … ``"eom6"``
 #: (the EoM of orders 1–6), ``"hb"`` (heavy-ball momentum's iterates), ``"hb_flow"`` (its
 #: plain first-order flow), ``"hb_eom"`` (its modified flow, with the counter term),
+#: ``"sgd"`` (SGD's iterates), ``"sgd_flow"`` (SGD's per-epoch modified flow), ``"sme1"``,
+#: ``"sme2"`` (the stochastic modified equations of order 1 and 2),
 #: ``"pred"`` (a prediction from theory: a closed form, a fitted law) and ``"limit"``
 #: (a threshold or reference level, such as ηλ = 1 or 2/η).
 COLORS = {"gd": "black", "gf": "tab:blue", "eom1": "tab:red", "eom2": "tab:green",
-          "eom3": "tab:purple", "eom4": "tab:orange", "eom5": "tab:olive", "eom6": "teal",
+          "eom3": "tab:purple", "eom4": "tab:orange", "eom5": "tab:olive", "eom6": "#393b79",
           "hb": "tab:brown", "hb_flow": "tab:cyan",
-          "hb_eom": "tab:pink", "pred": "tab:gray", "limit": "0.45"}
+          "hb_eom": "tab:pink", "sgd": "#e6ab02", "sgd_flow": "#e7298a", "sme1": "#1b9e77",
+          "sme2": "#7570b3", "pred": "tab:gray", "limit": "0.45"}
 
 #: Legend labels of the objects of :data:`COLORS`.
 LABELS = {"gd": "GD", "gf": "gradient flow", "eom1": "order-1 EoM", "eom2": "order-2 EoM",
           "eom3": "order-3 EoM", "eom4": "order-4 EoM", "eom5": "order-5 EoM",
           "eom6": "order-6 EoM", "hb": "heavy ball",
-          "hb_flow": "plain flow", "hb_eom": "modified flow", "pred": "predicted",
+          "hb_flow": "plain flow", "hb_eom": "modified flow", "sgd": "SGD",
+          "sgd_flow": "SGD's modified flow", "sme1": "order-1 SME", "sme2": "order-2 SME",
+          "pred": "predicted",
           "limit": "threshold"}
 
 #: Matplotlib keyword arguments (``ax.plot(x, y, **STYLES[key])``) for a path or a time
@@ -42,6 +47,10 @@ STYLES = {
     "hb": dict(color=COLORS["hb"], marker="o", ms=4, mfc="none", ls="--", lw=0.7),
     "hb_flow": dict(color=COLORS["hb_flow"], lw=2.2),
     "hb_eom": dict(color=COLORS["hb_eom"], lw=1.6),
+    "sgd": dict(color=COLORS["sgd"], marker="o", ms=4, mfc="none", ls="--", lw=0.7),
+    "sgd_flow": dict(color=COLORS["sgd_flow"], lw=1.6),
+    "sme1": dict(color=COLORS["sme1"], lw=1.6),
+    "sme2": dict(color=COLORS["sme2"], lw=1.6, ls="--"),
     "pred": dict(color=COLORS["pred"], lw=1.5, ls="--"),
     "limit": dict(color=COLORS["limit"], lw=1.0, ls=":"),
 }
@@ -56,6 +65,8 @@ PLAYER_STYLES = {
     "hb": dict(color=COLORS["hb"], width=0.8, radius=3.0, dash="3 3"),
     "hb_flow": dict(color=COLORS["hb_flow"], width=2.6),
     "hb_eom": dict(color=COLORS["hb_eom"], width=1.8, dash="7 4"),
+    "sgd": dict(color=COLORS["sgd"], width=0.8, radius=3.0, dash="3 3"),
+    "sgd_flow": dict(color=COLORS["sgd_flow"], width=1.8, dash="7 4"),
 }
 
 #: The widest figure, in inches at the book's 90 dpi, that the page shows at its own size:
