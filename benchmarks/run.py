@@ -21,6 +21,9 @@ XLA runs on one thread unless ``--multi-thread`` is given (steadier on a shared 
 5. Book build (``--book``): ``tools/build_book.sh`` with 1 and with 2 Sphinx jobs.
 6. Paper scale (``--paper-scale``, for a GPU): GD and the order-0/1 EoM for 1000 steps on an
    MNIST-size MLP 784-128-10 (d = 101 770), with compile and run times and the errors.
+7. SGD ensembles (``--sections 7``): 10⁴ SGD runs in one ``eomlib.sgd.sgd_ensemble`` call on
+   a tanh regression (d = 4) and on the digits MLP (d = 1210), and 10³ paths of the order-1
+   and order-2 SME (``eomlib.sgd.sme_ensemble``): compile and warm run times.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def _parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sections", default="1,2,3,4",
-                        help="comma-separated sections to run (1-4; 5 is --book), default 1,2,3,4")
+                        help="comma-separated sections to run (1-4, 7; 5 is --book), default 1,2,3,4")
     parser.add_argument("--max-order", type=int, default=4, help="highest EoM order in section 1")
     parser.add_argument("--quick", action="store_true",
                         help="fewer repeats and only the digits network: a smoke test, not a measurement")
@@ -498,6 +501,57 @@ def bench_paper_scale(quick: bool) -> dict:
 
 # ----------------------------------------------------------------------------- 5. book build
 
+def bench_sgd(quick: bool) -> dict:
+    """10⁴ SGD runs (one vmap over seeds) and 10³ SME paths: first call and warm call."""
+    from eomlib import sgd
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 3))
+    reg = {"x": jnp.asarray(x), "y": jnp.asarray(x @ np.array([1.0, -2.0, 0.5]))}
+
+    def tanh_loss(th, b):
+        return 0.5 * jnp.mean((jnp.tanh(b["x"] @ th["w"]) + th["c"] - b["y"]) ** 2)
+
+    ds = data.digits(n_train=256, seed=0)
+    digits = {"x": ds.x, "labels": ds.labels}
+
+    def mlp_loss(th, b):
+        return models.cross_entropy_loss(models.mlp, b["x"], b["labels"])(th)
+
+    cases = {
+        "tanh regression, d = 4, N = 16, B = 4, 5 epochs (20 steps)":
+            (tanh_loss, {"w": jnp.array([0.3, -0.2, 0.1]), "c": jnp.array(0.0)}, reg, 4, 5),
+        "digits MLP 64-16-10, d = 1210, N = 256, B = 32, 1 epoch (8 steps)":
+            (mlp_loss, models.init_mlp(jax.random.PRNGKey(0), [64, 16, 10]), digits, 32, 1),
+    }
+    runs = 1000 if quick else 10_000
+    out = {}
+    for name, (loss, theta, dataset, b, epochs) in cases.items():
+        keys = jax.random.split(jax.random.key(0), runs)
+        t0 = time.perf_counter()
+        jax.block_until_ready(sgd.sgd_ensemble(loss, theta, 0.1, dataset, b, epochs, keys))
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        jax.block_until_ready(sgd.sgd_ensemble(loss, theta, 0.05, dataset, b, epochs, keys))
+        warm = time.perf_counter() - t0
+        out[f"SGD ensemble, {runs} runs: {name}"] = {"first_call_s": round(first, 2), "warm_s": round(warm, 2)}
+        print(f"   SGD, {runs} runs, {name}: first call {first:.2f} s, warm {warm:.2f} s")
+    paths = 100 if quick else 1000
+    theta = {"w": jnp.array([0.3, -0.2, 0.1]), "c": jnp.array(0.0)}
+    for order in (1, 2):
+        keys = jax.random.split(jax.random.key(1), paths)
+        t0 = time.perf_counter()
+        jax.block_until_ready(sgd.sme_ensemble(tanh_loss, theta, 0.1, reg, 4, 20, keys, order=order))
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        jax.block_until_ready(sgd.sme_ensemble(tanh_loss, theta, 0.05, reg, 4, 20, keys, order=order))
+        warm = time.perf_counter() - t0
+        key = f"order-{order} SME, {paths} paths, tanh regression, 20 SGD steps × 8 Euler-Maruyama steps"
+        out[key] = {"first_call_s": round(first, 2), "warm_s": round(warm, 2)}
+        print(f"   {key}: first call {first:.2f} s, warm {warm:.2f} s")
+    return out
+
+
 def bench_book() -> dict:
     """``tools/build_book.sh`` with ``EOMLIB_BOOK_JOBS`` = 1 and 2 (the script must read it)."""
     script = ROOT / "tools" / "build_book.sh"
@@ -537,6 +591,9 @@ def main(args) -> int:
     if "4" in sections:
         print("4. ODE cost at the default tolerances:")
         results["ode"] = bench_ode()
+    if "7" in sections:
+        print("7. SGD ensembles and SME paths:")
+        results["sgd"] = bench_sgd(args.quick)
     if args.paper_scale:
         print("6. paper scale: 1000 steps on an MNIST-size network:")
         results["paper_scale"] = bench_paper_scale(args.quick)
