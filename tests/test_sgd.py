@@ -171,3 +171,29 @@ def test_traced_learning_rates_do_not_recompile_and_bad_ones_fail():
     assert run._cache_size() == 1 and float(jnp.abs(a - b).max()) > 0
     with pytest.raises(Exception, match="lr must be a finite number"):
         jax.block_until_ready(run(-0.1))
+
+
+def test_sme_ensembles_model_sgds_spread_where_gradient_flow_has_none():
+    """Weak errors by ensembles (tanh regression, SGD with replacement): the SMEs' variance is
+    SGD's to within the error bars and O(η) relative (for a quadratic of curvature λ the
+    stationary variances of SGD, SME-1 and SME-2 are ησ²/2λ · (1 + ηλ/2, 1, 1 − ηλ/2)); the
+    order-2 drift removes the O(η) bias of the mean that the order-1 SME keeps; gradient
+    flow's variance is zero, many error bars away."""
+    lr, n, runs = 0.1, 20, 20_000
+    keys = jax.random.split(jax.random.key(11), runs)
+    sgd_runs = flat(sgd.sgd_ensemble(loss, THETA0, lr, DATA, B, n // (N // B), keys,
+                                     scheme="replacement"))[:, -1]
+    mean_sgd, mean_err = sgd.monte_carlo_mean(sgd_runs)
+    var_sgd = float(jnp.var(sgd_runs, axis=0, ddof=1).sum())
+    err = var_sgd * np.sqrt(2 / (runs - 1))  # standard error of a (near-Gaussian) variance
+    lam = float(eomlib.sharpness(lambda th: loss(th, DATA), THETA0))
+    bias = {}
+    for order in (1, 2):
+        paths = flat(sgd.sme_ensemble(loss, THETA0, lr, DATA, B, n,
+                                      jax.random.split(jax.random.key(12 + order), runs), order=order))[:, -1]
+        var_sme = float(jnp.var(paths, axis=0, ddof=1).sum())
+        assert abs(var_sme - var_sgd) < 4 * np.sqrt(2) * err + lr * lam * var_sgd, (order, var_sme, var_sgd)
+        bias[order] = float(jnp.linalg.norm(jnp.mean(paths, axis=0) - mean_sgd))
+    noise = 4 * np.sqrt(2) * float(jnp.linalg.norm(mean_err))
+    assert bias[1] > noise and bias[2] < bias[1] / 2, (bias, noise)
+    assert var_sgd > 20 * err  # gradient flow (variance 0) is off by many error bars
