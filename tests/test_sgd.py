@@ -197,3 +197,13 @@ def test_sme_ensembles_model_sgds_spread_where_gradient_flow_has_none():
     noise = 4 * np.sqrt(2) * float(jnp.linalg.norm(mean_err))
     assert bias[1] > noise and bias[2] < bias[1] / 2, (bias, noise)
     assert var_sgd > 20 * err  # gradient flow (variance 0) is off by many error bars
+
+
+def test_a_learning_rate_sweep_of_the_flow_compiles_once():
+    from eomlib._core.sgd import sgd_flow_flat
+
+    before = sgd_flow_flat._cache_size()
+    for lr, epochs in ((0.05, 10), (0.04, 12), (0.03, 16)):  # one padded grid of 16 epochs
+        f = sgd.sgd_flow_trajectory(loss, THETA0, lr, DATA, B, epochs, scheme="reshuffle")
+        assert f["w"].shape == (epochs + 1, D)
+    assert sgd_flow_flat._cache_size() - before == 1

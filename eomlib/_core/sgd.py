@@ -41,6 +41,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from .blowup import check_status, loss_flags, run_status
+from .flat import grid_size, take_leading
 from .solve import solve_saved, solver_settings
 from .validate import check_callable, check_lr, check_theta, is_concrete
 
@@ -446,16 +447,19 @@ def sgd_modified_loss(loss: Callable, data, batch_size: int):
     return modified
 
 
-@partial(jax.jit, static_argnames=("loss", "shape", "num_epochs", "order", "scheme", "rtol",
-                                   "atol", "max_steps"))
-def sgd_flow_flat(loss, theta0, lr, data, shape, num_epochs, order, scheme, rtol, atol, max_steps):
+@partial(jax.jit, static_argnames=("loss", "shape", "grid", "order", "scheme", "rtol", "atol",
+                                   "max_steps"))
+def sgd_flow_flat(loss, theta0, lr, data, shape, num_epochs, grid, order, scheme, rtol, atol,
+                  max_steps):
+    """The flow saved at the ends of epochs 0…grid (rows after the traced ``num_epochs``
+    repeat its last): one compilation serves every epoch count up to ``grid``."""
     x0, unravel = ravel_pytree(theta0)
     field = flat_sgd_field(loss, unravel, data, shape, order, scheme)
     m = shape.batches_per_epoch
     dtype = x0.dtype
     # τ = t/η: one SGD step is one unit; saved at the ends of the epochs, τ = m·e
-    ts = (m * jnp.arange(num_epochs + 1)).astype(dtype)
-    t1 = jnp.asarray(m * max(num_epochs, 1), dtype)
+    ts = (m * jnp.minimum(jnp.arange(grid + 1), num_epochs)).astype(dtype)
+    t1 = (m * jnp.maximum(num_epochs, 1)).astype(dtype)
     xs, status, _ = solve_saved(lambda x, eta: eta * field(x, eta), x0, lr, ts, t1, rtol, atol,
                                 max_steps)
     values = jax.vmap(lambda x: loss(unravel(x), data))(xs)
@@ -472,7 +476,9 @@ def sgd_flow_trajectory(loss: Callable, theta0, lr, data, batch_size: int, num_e
     order; ``scheme="reshuffle"``: the mean over random partitions and orders, gradient flow
     on :func:`eomlib.sgd.sgd_modified_loss`).  Over a fixed time, the per-epoch distance to SGD's
     epoch iterates (cyclic) or to their mean over reshuffles is O(η) for gradient flow and
-    O(η²) for the order-1 flow.  Solved with diffrax in τ = t/η (:class:`eomlib.Solver`).
+    O(η²) for the order-1 flow.  Solved with diffrax in τ = t/η (:class:`eomlib.Solver`); the
+    number of epochs is traced (padded to a power of two), so a learning-rate sweep at a fixed
+    time compiles once.
 
     Args:
         loss: ``loss(θ, batch)`` → scalar, the mean of a per-example loss over the batch.
@@ -501,12 +507,13 @@ def sgd_flow_trajectory(loss: Callable, theta0, lr, data, batch_size: int, num_e
     num_epochs = check_num_epochs(num_epochs)
     order = _check_order(order)
     s = solver_settings(solver)
-    max_steps = s.max_steps or 4096 + 256 * max(num_epochs * shape.batches_per_epoch, 1)
-    xs, status = sgd_flow_flat(loss, theta0, lr, data, shape, num_epochs, order, scheme,
+    grid = grid_size(num_epochs)
+    max_steps = s.max_steps or 4096 + 256 * grid * shape.batches_per_epoch
+    xs, status = sgd_flow_flat(loss, theta0, lr, data, shape, num_epochs, grid, order, scheme,
                                s.rtol, s.atol, max_steps)
     name = "gradient flow" if order == 0 else "SGD's modified flow"
     xs = check_status(xs, status, name, lambda th: loss(th, data), theta0, lr, max_steps)
-    return _unravel_rows(theta0, xs)
+    return _unravel_rows(theta0, take_leading(xs, num_epochs + 1))
 
 
 # --- the stochastic modified equations ----------------------------------------------------
