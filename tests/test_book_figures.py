@@ -38,6 +38,13 @@ def code_cells(path):
     return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
 
 
+def code_text(path):
+    """A figure module's source, or a notebook's code cells joined."""
+    if path.suffix == ".ipynb":
+        return "\n".join("".join(c["source"]) for c in code_cells(path))
+    return path.read_text()
+
+
 @pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.stem)
 def notebook(request):
     return request.param
@@ -79,10 +86,7 @@ def test_every_figure_name_is_unique_across_the_book():
 
 @pytest.mark.parametrize("path", NOTEBOOKS + FIGURE_MODULES, ids=lambda p: p.name)
 def test_colours_come_from_the_plotting_module(path):
-    if path.suffix == ".ipynb":
-        text = "\n".join("".join(c["source"]) for c in code_cells(path))
-    else:
-        text = path.read_text()
+    text = code_text(path)
     found = [m.group(0) for m in COLOR_LITERAL.finditer(text)]
     assert not found, f"{path.name}: colours written in place {found}; use plots.COLORS, " \
                       "plots.STYLES or plots.shades (one colour per object across the book)"
@@ -90,10 +94,7 @@ def test_colours_come_from_the_plotting_module(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS + FIGURE_MODULES, ids=lambda p: p.name)
 def test_figures_fit_the_column_and_use_constrained_layout(path):
-    if path.suffix == ".ipynb":
-        text = "\n".join("".join(c["source"]) for c in code_cells(path))
-    else:
-        text = path.read_text()
+    text = code_text(path)
     wide = [float(w) for w in FIGSIZE.findall(text) if float(w) > plots.MAX_WIDTH_IN]
     assert not wide, f"{path.name}: figures {wide} in wide; the column shows {plots.MAX_WIDTH_IN} in"
     assert not OLD_LAYOUT.search(text), \

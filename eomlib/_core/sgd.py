@@ -43,7 +43,7 @@ from jax.flatten_util import ravel_pytree
 from .blowup import check_status, loss_flags, run_status
 from .flat import grid_size, take_leading
 from .solve import solve_saved, solver_settings
-from .validate import check_callable, check_lr, check_theta, is_concrete
+from .validate import check_callable, check_lr, check_num_steps, check_theta, is_concrete
 
 SCHEMES = ("cyclic", "reshuffle", "replacement")
 SAVES = ("step", "epoch")
@@ -113,13 +113,6 @@ def check_data(data, batch_size, scheme: str = "replacement") -> DataShape:
                          f"split into batches of {batch_size}. Use a batch size that divides {n}, or "
                          "scheme='replacement'.")
     return DataShape(n, batch_size, n // batch_size)
-
-
-def check_num_epochs(num_epochs) -> int:
-    if isinstance(num_epochs, (bool, np.bool_)) or not isinstance(num_epochs, numbers.Integral) \
-            or num_epochs < 0:
-        raise ValueError(f"num_epochs must be an integer >= 0, got {num_epochs!r}.")
-    return int(num_epochs)
 
 
 def check_key(key, scheme: str, name: str = "key"):
@@ -227,7 +220,7 @@ def sgd_trajectory(loss: Callable, theta0, lr, data, batch_size: int, num_epochs
         >>> traj = eomlib.sgd.sgd_trajectory(loss, theta0, 0.1, data, 8, 20, key=jax.random.key(0))
     """
     theta0, shape = _check_common(loss, theta0, lr, data, batch_size, scheme, save)
-    num_epochs = check_num_epochs(num_epochs)
+    num_epochs = check_num_steps(num_epochs, "num_epochs")
     key = check_key(key, scheme)
     xs, status = sgd_flat(loss, theta0, lr, data, key, shape.batch_size, num_epochs, scheme,
                           save == "step")
@@ -265,7 +258,7 @@ def sgd_ensemble(loss: Callable, theta0, lr, data, batch_size: int, num_epochs: 
         >>> runs = eomlib.sgd.sgd_ensemble(loss, theta0, 0.1, data, 8, 5, keys)
     """
     theta0, shape = _check_common(loss, theta0, lr, data, batch_size, scheme, save)
-    num_epochs = check_num_epochs(num_epochs)
+    num_epochs = check_num_steps(num_epochs, "num_epochs")
     keys = _check_keys(keys)
     run = jax.vmap(lambda k: sgd_flat(loss, theta0, lr, data, k, shape.batch_size, num_epochs,
                                       scheme, save == "step"))
@@ -320,7 +313,7 @@ def flat_sgd_field(loss, unravel, data, shape: DataShape, order: int, scheme: st
             return -jax.grad(lambda z: loss(unravel(z), data))(x)
         if scheme == "reshuffle":
             # −∇[f + η/4 ‖g‖² + η/4 · c · Γ],  Γ = (1/N)Σ‖g_i − g‖² = (1/N)Σ‖g_i‖² − ‖g‖²
-            c = (n - b) / ((n - 1) * b) if n > 1 else 0.0
+            c = noise_factor("reshuffle", n, b)
             gi = _per_example_grads(loss, unravel, data, n)(x)
             g = jnp.mean(gi, axis=0)
             hg = hvp(lambda z: loss(unravel(z), data), x, g)
@@ -434,7 +427,7 @@ def sgd_modified_loss(loss: Callable, data, batch_size: int):
     """
     check_callable(loss)
     n, b, _ = check_data(data, batch_size, "reshuffle")
-    c = (n - b) / ((n - 1) * b) if n > 1 else 0.0
+    c = noise_factor("reshuffle", n, b)
 
     def modified(theta, lr):
         check_lr(lr)
@@ -504,7 +497,7 @@ def sgd_flow_trajectory(loss: Callable, theta0, lr, data, batch_size: int, num_e
     """
     scheme = _check_flow_scheme(scheme)
     theta0, shape = _check_common(loss, theta0, lr, data, batch_size, scheme, "epoch")
-    num_epochs = check_num_epochs(num_epochs)
+    num_epochs = check_num_steps(num_epochs, "num_epochs")
     order = _check_order(order)
     s = solver_settings(solver)
     grid = grid_size(num_epochs)

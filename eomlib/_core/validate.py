@@ -139,12 +139,12 @@ def check_order(order) -> int:
     return int(order)
 
 
-def check_num_steps(num_steps) -> int:
-    """``num_steps`` must be a non-negative Python integer."""
+def check_num_steps(num_steps, name: str = "num_steps") -> int:
+    """``num_steps`` (called ``name`` in messages) must be a non-negative Python integer."""
     if isinstance(num_steps, (bool, np.bool_)) or not isinstance(num_steps, numbers.Integral):
-        raise ValueError(f"num_steps must be an integer >= 0, got {num_steps!r}.")
+        raise ValueError(f"{name} must be an integer >= 0, got {num_steps!r}.")
     if num_steps < 0:
-        raise ValueError(f"num_steps must be an integer >= 0, got {num_steps}.")
+        raise ValueError(f"{name} must be an integer >= 0, got {num_steps}.")
     return int(num_steps)
 
 

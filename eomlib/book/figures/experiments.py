@@ -53,14 +53,20 @@ def error_order_by_setting(order, horizon_lrs, horizon_errors, horizon_slope, ho
         plots.fitted_line(ax, steps_lrs, errors, steps_slopes[n], color=shade)
     ticks = np.unique(np.concatenate([np.asarray(horizon_lrs, float),
                                       np.asarray(steps_lrs, float)]))
+    _finish_lr_axes(ax, ticks, r"$\max_{k}\ \|\theta_{\rm EoM}(k\eta)-\theta_k\|$",
+                    f"{order_label(order)}: fixed time or fixed step count")
+    return fig
+
+
+def _finish_lr_axes(ax, ticks, distance, title):
+    """The η axis of an error-against-η figure labelled at the measured ``ticks``, the y label
+    "max distance to GD" + ``distance`` (mathtext), the ``title`` and the legend."""
     ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_xlabel("learning rate η")
-    ax.set_ylabel(r"max distance to GD $\max_{k}\ \|\theta_{\rm EoM}(k\eta)-\theta_k\|$",
-                  fontsize=9.5)
-    ax.set_title(f"{order_label(order)}: fixed time or fixed step count")
+    ax.set_ylabel(f"max distance to GD {distance}", fontsize=9.5)
+    ax.set_title(title)
     ax.legend(fontsize=9)
-    return fig
 
 
 def effective_lr(lr, sq_norm, predicted, first_averaged):
@@ -113,13 +119,8 @@ def error_vs_lr(result):
     for order, r in result["orders"].items():
         plots.loglog_fit(ax, lrs, r["max_error"], r["slope"], color=order_color(int(order)),
                          label=f"{order_label(int(order))} (expect {r['expected_slope']})")
-    ax.set_xticks(lrs, [f"{v:g}" for v in lrs])
-    ax.xaxis.set_minor_formatter(plt.NullFormatter())
-    ax.set_xlabel("learning rate η")
-    ax.set_ylabel(r"max distance to GD $\max_{k\leq T/\eta}\|\theta_{\rm EoM}(k\eta)-\theta_k\|$",
-                  fontsize=9.5)
-    ax.set_title(f"fixed horizon T = {result['horizon']:g}")
-    ax.legend(fontsize=9)
+    _finish_lr_axes(ax, lrs, r"$\max_{k\leq T/\eta}\|\theta_{\rm EoM}(k\eta)-\theta_k\|$",
+                    f"fixed horizon T = {result['horizon']:g}")
     return fig
 
 
