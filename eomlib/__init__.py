@@ -19,7 +19,7 @@ no matplotlib, IPython or ipywidgets).  Everything under ``eomlib._core`` is pri
 import importlib as _importlib
 import warnings as _warnings
 
-from . import breakdown, data, invariance, models, momentum, sgd, spectra, trees
+from . import breakdown, centralflow, data, invariance, models, momentum, sgd, spectra, trees
 from ._core.counterterms import counter_term_coefficients as counter_term_coefficients
 from ._core.counterterms import counter_terms as counter_terms
 from ._core.descent import gd_trajectory as gd_trajectory

@@ -21,7 +21,7 @@ COLORS = {"gd": "black", "gf": "tab:blue", "eom1": "tab:red", "eom2": "tab:green
           "eom3": "tab:purple", "eom4": "tab:orange", "eom5": "tab:olive", "eom6": "#393b79",
           "hb": "tab:brown", "hb_flow": "tab:cyan",
           "hb_eom": "tab:pink", "sgd": "#e6ab02", "sgd_flow": "#e7298a", "sme1": "#1b9e77",
-          "sme2": "#7570b3", "pred": "tab:gray", "limit": "0.45"}
+          "sme2": "#7570b3", "central": "#a6761d", "pred": "tab:gray", "limit": "0.45"}
 
 #: Legend labels of the objects of :data:`COLORS`.
 LABELS = {"gd": "GD", "gf": "gradient flow", "eom1": "order-1 EoM", "eom2": "order-2 EoM",
@@ -29,7 +29,7 @@ LABELS = {"gd": "GD", "gf": "gradient flow", "eom1": "order-1 EoM", "eom2": "ord
           "eom6": "order-6 EoM", "hb": "heavy ball",
           "hb_flow": "plain flow", "hb_eom": "modified flow", "sgd": "SGD",
           "sgd_flow": "SGD's modified flow", "sme1": "order-1 SME", "sme2": "order-2 SME",
-          "pred": "predicted",
+          "central": "central flow", "pred": "predicted",
           "limit": "threshold"}
 
 #: Matplotlib keyword arguments (``ax.plot(x, y, **STYLES[key])``) for a path or a time
@@ -51,6 +51,7 @@ STYLES = {
     "sgd_flow": dict(color=COLORS["sgd_flow"], lw=1.6),
     "sme1": dict(color=COLORS["sme1"], lw=1.6),
     "sme2": dict(color=COLORS["sme2"], lw=1.6, ls="--"),
+    "central": dict(color=COLORS["central"], lw=2.2),
     "pred": dict(color=COLORS["pred"], lw=1.5, ls="--"),
     "limit": dict(color=COLORS["limit"], lw=1.0, ls=":"),
 }
@@ -67,6 +68,7 @@ PLAYER_STYLES = {
     "hb_eom": dict(color=COLORS["hb_eom"], width=1.8, dash="7 4"),
     "sgd": dict(color=COLORS["sgd"], width=0.8, radius=3.0, dash="3 3"),
     "sgd_flow": dict(color=COLORS["sgd_flow"], width=1.8, dash="7 4"),
+    "central": dict(color=COLORS["central"], width=2.6),
 }
 
 #: The widest figure, in inches at the book's 90 dpi, that the page shows at its own size:

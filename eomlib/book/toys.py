@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["curved_valley", "quadratic", "exact_quadratic_flow"]
+__all__ = ["curved_valley", "quadratic", "exact_quadratic_flow", "sharpening_valley"]
 
 
 def curved_valley(theta):
@@ -89,3 +89,31 @@ def exact_quadratic_flow(matrix, theta0, lr, times):
     growth = (1 - lr * w).astype(complex)
     powers = growth[None, :] ** (np.asarray(times)[:, None] / lr)
     return (powers * c[None, :]) @ v.T
+
+
+def sharpening_valley(theta, alpha: float = 1.0, beta: float = 1.0):
+    r"""A three-parameter loss that sharpens without end, for the edge of stability:
+    :math:`f(x, w_1, w_2) = \tfrac12 (w_1 + w_2^2)\, x^2 - \alpha w_1 + \tfrac12\beta w_2^2`.
+
+    At x = 0 the sharpness is :math:`S = w_1 + w_2^2` (the curvature along x, when it exceeds
+    β) and the gradient in :math:`w_1` is :math:`-\alpha`: gradient flow sharpens at the rate
+    α forever.  Gradient descent with step η has the exact 2-cycle :math:`x = \pm\sqrt{2\alpha}`
+    on :math:`S = 2/\eta` (there the mean force on :math:`w_1`, :math:`\tfrac12 x^2 - \alpha`,
+    vanishes).  The central flow keeps :math:`S = 2/\eta` with
+    :math:`\sigma^2 = 2(\alpha - 2\beta w_2^2)/(1 + 4w_2^2)` (→ 2α), and moves along
+    :math:`w_1 = 2/\eta - w_2^2` with :math:`dw_2/dt = -(\beta + \sigma^2) w_2`: faster than
+    gradient flow's :math:`-\beta w_2`, the implicit regularisation of the oscillation.
+
+    Args:
+        theta: the point :math:`(x, w_1, w_2)`, an array of 3 entries.
+        alpha: α > 0, the sharpening rate.
+        beta: β ≥ 0, the curvature along :math:`w_2`.
+
+    Returns:
+        The scalar loss.
+
+    Example:
+        >>> toys.sharpening_valley(jnp.array([0.0, 20.0, 0.0]))  # -20.0
+    """
+    x, w1, w2 = theta[0], theta[1], theta[2]
+    return 0.5 * (w1 + w2**2) * x**2 - alpha * w1 + 0.5 * beta * w2**2
