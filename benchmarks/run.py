@@ -24,6 +24,11 @@ XLA runs on one thread unless ``--multi-thread`` is given (steadier on a shared 
 7. SGD ensembles (``--sections 7``): 10⁴ SGD runs in one ``eomlib.sgd.sgd_ensemble`` call on
    a tanh regression (d = 4) and on the digits MLP (d = 1210), and 10³ paths of the order-1
    and order-2 SME (``eomlib.sgd.sme_ensemble``): compile and warm run times.
+8. Central flow (``--sections 8``): on chapter 8's network at the edge of stability (GD's
+   iterate after 340 steps at η = 0.8), one central-flow field evaluation (4 tracked
+   eigenvalues) and its parts (the block-Lanczos eigen-solve, the third-derivative products
+   ∇(u_iᵀHu_j)) against one gradient, the eigen-tracking at each saved GD step, and a 50-step
+   central-flow run (warm): solver steps and wall time per GD step.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ def _parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sections", default="1,2,3,4",
-                        help="comma-separated sections to run (1-4, 7; 5 is --book), default 1,2,3,4")
+                        help="comma-separated sections to run (1-4, 7, 8; 5 is --book), default 1,2,3,4")
     parser.add_argument("--max-order", type=int, default=4, help="highest EoM order in section 1")
     parser.add_argument("--quick", action="store_true",
                         help="fewer repeats and only the digits network: a smoke test, not a measurement")
@@ -552,6 +557,59 @@ def bench_sgd(quick: bool) -> dict:
     return out
 
 
+def bench_central_flow(quick: bool) -> dict:
+    """The central flow's field and eigen-tracking against one gradient, and a warm run."""
+    from eomlib import centralflow
+    from eomlib._core import centralflow as core
+    from eomlib._core.flat import flatten_problem
+
+    ds = data.digits(n_train=128, seed=0)
+    model = models.make_mlp([64, 16, 10], "tanh")
+    theta0 = jax.tree_util.tree_map(lambda p: 0.5 * p, model.init(jax.random.PRNGKey(0)))
+    loss = models.make_loss(model, ds, "mse")
+    lr, k = 0.8, 4
+    theta = jax.tree_util.tree_map(lambda a: a[-1], eomlib.gd_trajectory(loss, theta0, lr, 340))
+    problem = flatten_problem(loss, theta)
+    x = problem.x0
+    cfg = core.Settings(k, 3, core.DEFAULT_RTOL, core.DEFAULT_ATOL, core.STEP_BUDGET)
+    u0 = core.refine(problem.grad, x, jax.random.normal(jax.random.PRNGKey(0), (k + 1,) + x.shape),
+                     3, core.INITIAL_RESTARTS)[1]
+    grad = jax.jit(problem.grad)
+    parts = {
+        "central-flow field (block Lanczos + G_ij + SDCP), 4 tracked":
+            jax.jit(lambda y, u: core.edge_info(problem, y, lr, u, cfg, 1.95, 0.25)["dx"]),
+        "block-Lanczos eigen-solve inside the field (3 blocks of 5)":
+            jax.jit(lambda y, u: core.block_krylov(problem.grad, y, u, 3)[0]),
+        "G_ij = grad(u_i^T H u_j) for the 10 pairs of 4 eigenvectors":
+            jax.jit(lambda y, u: core.eigen_gradients(problem.grad, y, u[:k])),
+        "eigen-tracking at a saved GD step (2 rounds)":
+            jax.jit(lambda y, u: core.refine(problem.grad, y, u, 3, core.RESTARTS)[0]),
+    }
+    rounds = 3 if quick else 7
+    out = {}
+    for name, fn in parts.items():
+        r = interleaved_ratio(grad, fn, (x,), (x, u0), rounds)
+        out[name] = {"gradients": round(r["ratio"], 2), "ms": round(1e3 * r["other_s"], 3)}
+        print(f"   {name}: {r['ratio']:.1f} gradients ({1e3 * r['other_s']:.2f} ms; gradient "
+              f"{1e6 * r['base_s']:.0f} µs)")
+    steps = 20 if quick else 50
+    run = lambda eta: centralflow.central_flow(loss, theta, eta, steps, num_eigs=k)  # noqa: E731
+    t0 = time.perf_counter()
+    jax.block_until_ready(run(lr).trajectory)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    flow = run(0.79)
+    jax.block_until_ready(flow.trajectory)
+    warm = time.perf_counter() - t0
+    per_step = float(np.mean(np.asarray(flow.solver_steps[1:])))
+    out[f"central flow, {steps} GD steps at the edge"] = {
+        "first_call_s": round(first, 2), "warm_s": round(warm, 2),
+        "warm_ms_per_gd_step": round(1e3 * warm / steps, 1), "solver_steps_per_gd_step": round(per_step, 1)}
+    print(f"   central flow, {steps} GD steps at the edge: first call {first:.1f} s, warm {warm:.2f} s "
+          f"({1e3 * warm / steps:.0f} ms per GD step, {per_step:.1f} solver steps per GD step)")
+    return out
+
+
 def bench_book() -> dict:
     """``tools/build_book.sh`` with ``EOMLIB_BOOK_JOBS`` = 1 and 2 (the script must read it)."""
     script = ROOT / "tools" / "build_book.sh"
@@ -594,6 +652,9 @@ def main(args) -> int:
     if "7" in sections:
         print("7. SGD ensembles and SME paths:")
         results["sgd"] = bench_sgd(args.quick)
+    if "8" in sections:
+        print("8. central flow on chapter 8's network at the edge of stability:")
+        results["central_flow"] = bench_central_flow(args.quick)
     if args.paper_scale:
         print("6. paper scale: 1000 steps on an MNIST-size network:")
         results["paper_scale"] = bench_paper_scale(args.quick)
