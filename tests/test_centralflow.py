@@ -327,3 +327,10 @@ def test_unresolved_eigenvectors_at_the_edge_are_an_eigen_solver_error():
     # (converged to 1e-5) but 2e-4 of the gap; asking for 1e-5 must raise
     with pytest.raises(cf.EigenSolverError, match="not resolved.*raise krylov_depth"):
         cf.central_flow(_crowded, 0.01 * jnp.ones(40), ETA, 3, num_eigs=1, eig_tol=1e-5)
+
+
+def test_a_blow_up_is_a_divergence_error():
+    import eomlib
+    # gradient flow of −Σθ⁴ from θ = 2 blows up at t = 1/(8·4) < η: within the first step
+    with pytest.raises(eomlib.DivergenceError):
+        cf.central_flow(lambda t: -jnp.sum(t**4), jnp.array([2.0, 1.0]), ETA, 3, num_eigs=1)

@@ -160,7 +160,9 @@ def edge_info(problem, x, lr, u0, cfg, threshold, relaxation, restarts: int = 1)
     value, g = problem.value_and_grad(x)
     values, vectors, residuals = refine(problem.grad, x, u0, cfg.depth, restarts)
     k = cfg.num_eigs
-    gij = eigen_gradients(problem.grad, x, vectors[:k])
+    at_edge = jnp.any(values[:k] > threshold / lr)  # below the edge G_ij is not needed
+    gij = jax.lax.cond(at_edge, lambda: eigen_gradients(problem.grad, x, vectors[:k]),
+                       lambda: jnp.zeros((k, k) + x.shape, x.dtype))
     xmat, mask, kkt = edge_multiplier(g, values[:k], gij, lr, threshold, relaxation)
     dx = -lr * (g + 0.5 * jnp.einsum("ij,ijd->d", xmat, gij))
     return dict(dx=dx, value=value, values=values, vectors=vectors, residuals=residuals,
