@@ -334,3 +334,25 @@ def test_a_blow_up_is_a_divergence_error():
     # gradient flow of −Σθ⁴ from θ = 2 blows up at t = 1/(8·4) < η: within the first step
     with pytest.raises(eomlib.DivergenceError):
         cf.central_flow(lambda t: -jnp.sum(t**4), jnp.array([2.0, 1.0]), ETA, 3, num_eigs=1)
+
+
+def test_two_independent_edges_are_two_single_central_flows():
+    # two decoupled valleys, both at the edge: the flow of the sum is the pair of flows (X is
+    # diagonal, one σ² per valley); the two eigenvalues meet at 2/η, where their eigenvectors
+    # are arbitrary mixtures, and B is nearly singular (the barrier method's case)
+    def valley_b(t):
+        return toys.sharpening_valley(t, 0.1, 0.05)
+
+    def both(t):
+        return valley_b(t[:3]) + valley_b(t[3:])
+
+    a, b = jnp.array([0.4, 0.995 * 2 / ETA, 0.5]), jnp.array([0.3, 0.99 * 2 / ETA, 0.4])
+    pair = cf.central_flow(both, jnp.concatenate([a, b]), ETA, 30, num_eigs=2, **TIGHT)
+    one_a = cf.central_flow(valley_b, a, ETA, 30, num_eigs=1, **TIGHT)
+    one_b = cf.central_flow(valley_b, b, ETA, 30, num_eigs=1, **TIGHT)
+    expected = np.concatenate([np.asarray(one_a.trajectory), np.asarray(one_b.trajectory)], axis=1)
+    assert np.all(np.asarray(pair.num_edge[-10:]) == 2)
+    np.testing.assert_allclose(np.asarray(pair.trajectory), expected, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(np.sort(np.asarray(pair.sigma), axis=1),
+                               np.sort(np.stack([one_a.sigma[:, 0], one_b.sigma[:, 0]], 1), axis=1),
+                               rtol=1e-5, atol=1e-9)

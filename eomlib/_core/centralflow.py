@@ -103,12 +103,14 @@ def block_krylov(grad, x, u0, depth: int):
         z = matvec(q.T).T
         basis.append(q)
         images.append(z)
-        w = z
-        for _ in range(2):  # "twice is enough"
-            for prev in basis:
-                w = w - prev @ (prev.T @ w)
+        # the next block: z orthogonalised against the basis, twice ("twice is enough"), then
+        # once more after its QR, since a column of z that lies in the span of the others and
+        # of the basis (the Krylov space is exhausted in that direction) leaves only rounding
+        # noise, which QR normalises; the second pass makes that an orthogonal direction
+        q = _orthogonalise(z, basis)
+        q = _orthogonalise(jnp.linalg.qr(q)[0], basis)
         # the last block may be narrower: the basis never exceeds the d dimensions
-        q = jnp.linalg.qr(w)[0][:, :max(0, min(b, d - (j + 1) * b))]
+        q = jnp.linalg.qr(q)[0][:, :max(0, min(b, d - (j + 1) * b))]
     qs, hq = jnp.concatenate(basis, axis=1), jnp.concatenate(images, axis=1)
     t = qs.T @ hq
     values, s = jnp.linalg.eigh(0.5 * (t + t.T))
@@ -116,6 +118,13 @@ def block_krylov(grad, x, u0, depth: int):
     vectors, hy = (qs @ s).T, (hq @ s).T
     residuals = jnp.linalg.norm(hy - values[:, None] * vectors, axis=1)
     return values, vectors, residuals
+
+
+def _orthogonalise(w, basis):
+    for _ in range(2):
+        for prev in basis:
+            w = w - prev @ (prev.T @ w)
+    return w
 
 
 def refine(grad, x, u0, depth: int, restarts: int):
