@@ -29,6 +29,10 @@ XLA runs on one thread unless ``--multi-thread`` is given (steadier on a shared 
    eigenvalues) and its parts (the block-Lanczos eigen-solve, the third-derivative products
    ∇(u_iᵀHu_j)) against one gradient, the eigen-tracking at each saved GD step, and a 50-step
    central-flow run (warm): solver steps and wall time per GD step.
+9. Scaling over devices (``--sections 9``): ``benchmarks/scaling.py`` with 1, 2 and 4 devices
+   (forced CPU devices, ``XLA_FLAGS=--xla_force_host_platform_device_count``; on a GPU node
+   all its GPUs): an order-1 error sweep of 16 learning rates and 4096 SGD runs, spread over
+   the devices by eomlib's default mesh, warm times.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ def _parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sections", default="1,2,3,4",
-                        help="comma-separated sections to run (1-4, 7, 8; 5 is --book), default 1,2,3,4")
+                        help="comma-separated sections to run (1-4, 7-9; 5 is --book), default 1,2,3,4")
     parser.add_argument("--max-order", type=int, default=4, help="highest EoM order in section 1")
     parser.add_argument("--quick", action="store_true",
                         help="fewer repeats and only the digits network: a smoke test, not a measurement")
@@ -610,6 +614,27 @@ def bench_central_flow(quick: bool) -> dict:
     return out
 
 
+def bench_scaling() -> dict:
+    """benchmarks/scaling.py in a fresh process per device count (the count is fixed when
+    JAX starts)."""
+    out = {}
+    counts = (1, 2, 4) if jax.default_backend() == "cpu" else (None,)
+    for count in counts:
+        env = dict(os.environ)
+        if count is not None:
+            flags = (CALLER_XLA_FLAGS or "") + f" --xla_force_host_platform_device_count={count}"
+            env["XLA_FLAGS"] = flags.strip()
+        run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scaling.py")], cwd=ROOT,
+                             env=env, check=True, capture_output=True, text=True)
+        row = json.loads(run.stdout.strip().splitlines()[-1])
+        out[f"{row['devices']} {row['backend']} device(s)"] = row
+        extra = (f", one core {row['error_sweep_one_core_s']:.2f} s"
+                 if "error_sweep_one_core_s" in row else "")
+        print(f"   {row['devices']} device(s): error sweep {row['error_sweep_s']:.2f} s{extra}; "
+              f"4096 SGD runs {row['sgd_ensemble_s']:.2f} s", flush=True)
+    return out
+
+
 def bench_book() -> dict:
     """``tools/build_book.sh`` with ``EOMLIB_BOOK_JOBS`` = 1 and 2 (the script must read it)."""
     script = ROOT / "tools" / "build_book.sh"
@@ -652,6 +677,9 @@ def main(args) -> int:
     if "7" in sections:
         print("7. SGD ensembles and SME paths:")
         results["sgd"] = bench_sgd(args.quick)
+    if "9" in sections:
+        print("9. scaling over devices (warm times):")
+        results["scaling"] = bench_scaling()
     if "8" in sections:
         print("8. central flow on chapter 8's network at the edge of stability:")
         results["central_flow"] = bench_central_flow(args.quick)

@@ -9,7 +9,8 @@ differentiable JAX loss on pytree parameters, solves the EoM, and measures and p
 its discretization error.
 
 The API is what this module exports (``__all__``) and the documented submodules
-:mod:`eomlib.invariance`, :mod:`eomlib.momentum`, :mod:`eomlib.breakdown`,
+:mod:`eomlib.invariance`, :mod:`eomlib.momentum`, :mod:`eomlib.breakdown`, :mod:`eomlib.sgd`,
+:mod:`eomlib.centralflow`, :mod:`eomlib.sharding`,
 :mod:`eomlib.spectra`, :mod:`eomlib.trees`, the workbench :mod:`eomlib.models` and
 :mod:`eomlib.data`, the book's plotting and widgets :mod:`eomlib.book` and the experiments
 :mod:`eomlib.reproduce` (the last two imported only when asked for: ``import eomlib`` loads
@@ -19,7 +20,7 @@ no matplotlib, IPython or ipywidgets).  Everything under ``eomlib._core`` is pri
 import importlib as _importlib
 import warnings as _warnings
 
-from . import breakdown, centralflow, data, invariance, models, momentum, sgd, spectra, trees
+from . import breakdown, centralflow, data, invariance, models, momentum, sgd, sharding, spectra, trees
 from ._core.counterterms import counter_term_coefficients as counter_term_coefficients
 from ._core.counterterms import counter_terms as counter_terms
 from ._core.descent import gd_trajectory as gd_trajectory

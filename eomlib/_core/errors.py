@@ -25,7 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .batching import check_batching, check_workers, map_members, run_split
+from .batching import check_batching, check_workers, run_split
+from .sharding import check_mesh, mesh_members, pad_batch, replicate, to_host
 from .blowup import finish_run, raise_for_status
 from .budget import check_order_cost
 from .counterterms import modified_field_term_fn
@@ -292,14 +293,16 @@ class ErrorSweep(NamedTuple):
         return fit_slope(self.lrs, self.max_error)
 
 
-@partial(jax.jit, static_argnames=("loss", "grid", "order", "rtol", "atol", "max_steps", "batching"))
-def _sweep_flat(loss, theta0, lrs, ns, grid, order, rtol, atol, max_steps, batching="vmap"):
+@partial(jax.jit, static_argnames=("loss", "grid", "order", "rtol", "atol", "max_steps", "batching",
+                                   "mesh"))
+def _sweep_flat(loss, theta0, lrs, ns, grid, order, rtol, atol, max_steps, batching="vmap",
+                mesh=None):
     def one(lr, n):
         gd, gd_status = gd_flat(loss, theta0, lr, n, grid)
         eom, eom_status, _ = eom_flat(loss, theta0, lr, n, grid, order, rtol, atol, max_steps)
         return jnp.linalg.norm(eom - gd, axis=-1), gd_status, eom_status
 
-    return map_members(one, batching)(lrs, ns)
+    return mesh_members(one, batching, mesh)(lrs, ns)
 
 
 SHARED_FLOW_MAX_ELEMENTS = 2**25
@@ -307,8 +310,8 @@ SHARED_FLOW_MAX_ELEMENTS = 2**25
 order-0 :func:`eomlib.error_sweep` solves gradient flow once for all learning rates."""
 
 
-@partial(jax.jit, static_argnames=("loss", "grid", "rtol", "atol", "max_steps", "batching"))
-def _gf_sweep_flat(loss, theta0, lrs, ns, grid, rtol, atol, max_steps, batching="vmap"):
+@partial(jax.jit, static_argnames=("loss", "grid", "rtol", "atol", "max_steps", "batching", "mesh"))
+def _gf_sweep_flat(loss, theta0, lrs, ns, grid, rtol, atol, max_steps, batching="vmap", mesh=None):
     r"""Order 0: gradient flow does not depend on η, so one solve in real time t, saved at
     every :math:`t = k\eta_i` (k ≤ n_i) of every learning rate, serves the whole sweep."""
     problem = flatten_problem(loss, theta0)
@@ -324,7 +327,7 @@ def _gf_sweep_flat(loss, theta0, lrs, ns, grid, rtol, atol, max_steps, batching=
         gd, gd_status = gd_flat(loss, theta0, lr, n, grid)
         return jnp.linalg.norm(gf - gd, axis=-1), gd_status, flow_status
 
-    return map_members(one, batching)(lrs, ns, flows)
+    return mesh_members(one, batching, mesh)(lrs, ns, flows)
 
 
 def raise_for_runs(lrs, gd_status, flow_status, order: int, loss, theta0, max_steps: int):
@@ -338,7 +341,7 @@ def raise_for_runs(lrs, gd_status, flow_status, order: int, loss, theta0, max_st
 
 def error_sweep(loss: Callable, theta0, lrs, order: int, *, horizon: float | None = None,
                 num_steps: int | None = None, solver: Solver | None = None,
-                batching: str = "auto", workers: int | None = None,
+                batching: str = "auto", workers: int | None = None, mesh=None,
                 **solver_options) -> ErrorSweep:
     r"""Discretization error for many learning rates in one batched call.
 
@@ -369,6 +372,10 @@ def error_sweep(loss: Callable, theta0, lrs, order: int, *, horizon: float | Non
         batching: ``"auto"`` (default), ``"vmap"`` or ``"map"``, see above.
         workers: the number of cores the ``"map"`` batching splits the learning rates over,
             an integer ≥ 1, or None (default) for all cores this process may use.
+        mesh: the devices to spread the learning rates over (:mod:`eomlib.sharding`): a
+            ``jax.sharding.Mesh``, None (default: all devices, when there are several) or
+            False (one device).  Each device runs its share of the learning rates (batched
+            as ``batching`` says); the results equal the single-device ones.
         **solver_options: ``rtol``, ``atol``, ``max_steps`` as shorthands for the
             Solver's fields (instead of ``solver``).
 
@@ -394,18 +401,24 @@ def error_sweep(loss: Callable, theta0, lrs, order: int, *, horizon: float | Non
     x0 = flatten_problem(loss, theta0).x0
     dtype = x0.dtype
 
+    mesh = check_mesh(mesh)
+    m = len(lrs_np)
+    # with a mesh, every device gets an equal share: pad by repeating the last learning rate
+    lrs_run, ns_run = pad_batch((lrs_np, ns), mesh.size) if mesh is not None else (lrs_np, ns)
+    theta0 = replicate(theta0, mesh)
+
     def call(lrs_part, ns_part):
         return _sweep_flat(loss, theta0, np.asarray(lrs_part, dtype), np.asarray(ns_part), grid,
-                           order, rtol, atol, max_steps, batching)
+                           order, rtol, atol, max_steps, batching, mesh)
 
-    if order == 0 and len(lrs_np) * (grid + 1) * x0.size <= SHARED_FLOW_MAX_ELEMENTS:
-        outs = _gf_sweep_flat(loss, theta0, np.asarray(lrs_np, dtype), np.asarray(ns), grid,
-                              rtol, atol, max_steps, batching)
-    elif batching == "map":
-        outs = run_split(call, (lrs_np, ns), workers)
+    if order == 0 and len(lrs_run) * (grid + 1) * x0.size <= SHARED_FLOW_MAX_ELEMENTS:
+        outs = _gf_sweep_flat(loss, theta0, np.asarray(lrs_run, dtype), np.asarray(ns_run), grid,
+                              rtol, atol, max_steps, batching, mesh)
+    elif batching == "map" and mesh is None:
+        outs = run_split(call, (lrs_run, ns_run), workers)
     else:
-        outs = call(lrs_np, ns)
-    errors, gd_status, flow_status = (np.asarray(o) for o in outs)
+        outs = call(lrs_run, ns_run)
+    errors, gd_status, flow_status = (o[:m] for o in to_host(tuple(outs)))
     raise_for_runs(lrs_np, gd_status, flow_status, order, loss, theta0, max_steps)
     max_error = np.array([errors[i, : ns[i] + 1].max() for i in range(len(ns))])
     return ErrorSweep(lrs_np, ns, errors, max_error)

@@ -40,6 +40,7 @@ import lineax
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .sharding import check_mesh, mesh_members, replicate
 from .blowup import check_status, loss_flags, run_status
 from .flat import grid_size, take_leading
 from .solve import solve_saved, solver_settings
@@ -229,7 +230,7 @@ def sgd_trajectory(loss: Callable, theta0, lr, data, batch_size: int, num_epochs
 
 
 def sgd_ensemble(loss: Callable, theta0, lr, data, batch_size: int, num_epochs: int, keys, *,
-                 scheme: str = "reshuffle", save: str = "epoch"):
+                 scheme: str = "reshuffle", save: str = "epoch", mesh=None):
     r"""Independent SGD runs from one θ_0, one per PRNG key, in one ``jax.vmap``.
 
     The same runs as :func:`eomlib.sgd.sgd_trajectory` with ``key=keys[r]``; an ensemble of
@@ -245,6 +246,10 @@ def sgd_ensemble(loss: Callable, theta0, lr, data, batch_size: int, num_epochs: 
         keys: R ≥ 1 PRNG keys, e.g. ``jax.random.split(jax.random.key(0), R)``.
         scheme: keyword only; ``"cyclic"``, ``"reshuffle"`` (default) or ``"replacement"``.
         save: keyword only; ``"epoch"`` (default: R × (num_epochs + 1) rows) or ``"step"``.
+        mesh: keyword only; the devices to spread the runs over (:mod:`eomlib.sharding`): a
+            ``jax.sharding.Mesh``, None (default: all devices, when there are several) or
+            False.  Each device runs its share of the keys; the runs equal the single-device
+            ones.
 
     Returns:
         A pytree like ``theta0`` whose leaves have two new leading axes: (R, rows).
@@ -260,13 +265,29 @@ def sgd_ensemble(loss: Callable, theta0, lr, data, batch_size: int, num_epochs: 
     theta0, shape = _check_common(loss, theta0, lr, data, batch_size, scheme, save)
     num_epochs = check_num_steps(num_epochs, "num_epochs")
     keys = _check_keys(keys)
-    run = jax.vmap(lambda k: sgd_flat(loss, theta0, lr, data, k, shape.batch_size, num_epochs,
-                                      scheme, save == "step"))
-    xs, status = run(keys)
+    mesh = check_mesh(mesh)
+    count = keys.shape[0]
+    if mesh is not None:  # an equal share of the runs per device: repeat the last key
+        keys = jnp.concatenate([keys, jnp.repeat(keys[-1:], -count % mesh.size, axis=0)])
+        theta0, data, keys = replicate((theta0, data, keys), mesh)
+    xs, status = _ensemble(loss, theta0, lr, data, keys, shape.batch_size, num_epochs, scheme,
+                           save == "step", mesh)
+    if xs.shape[0] != count:  # padded: drop the repeats (else the runs stay sharded by key)
+        xs, status = xs[:count], status[:count]
     worst_status = jnp.max(status)
     xs = check_status(xs, worst_status, f"an SGD ensemble run ({scheme})", lambda th: loss(th, data),
                       theta0, lr)
     return jax.vmap(partial(_unravel_rows, theta0))(xs)
+
+
+@partial(jax.jit, static_argnames=("loss", "batch_size", "num_epochs", "scheme", "every_step",
+                                   "mesh"))
+def _ensemble(loss, theta0, lr, data, keys, batch_size, num_epochs, scheme, every_step, mesh):
+    """The runs of :func:`sgd_ensemble`, one per key, ``vmap``-ped on each device of ``mesh``."""
+    def one(theta0, lr, data, key):
+        return sgd_flat(loss, theta0, lr, data, key, batch_size, num_epochs, scheme, every_step)
+
+    return mesh_members(one, "vmap", mesh, num_shared=3)(theta0, lr, data, keys)
 
 
 def _check_keys(keys):

@@ -39,6 +39,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from .flat import flatten_problem
+from .sharding import check_mesh, mesh_members, replicate
 from .validate import check_callable, check_theta, is_concrete
 
 
@@ -440,8 +441,8 @@ def _ravel_stack(stack):
     return jax.vmap(lambda p: ravel_pytree(p)[0])(stack)
 
 
-@partial(jax.jit, static_argnames=("loss", "every", "num_iters", "method", "v0_kind"))
-def _sharpness_along_jit(loss, traj, v0, key, every, num_iters, method, v0_kind):
+@partial(jax.jit, static_argnames=("loss", "every", "num_iters", "method", "v0_kind", "mesh"))
+def _sharpness_along_jit(loss, traj, v0, key, every, num_iters, method, v0_kind, mesh=None):
     """Everything inside one program: slicing, flattening, the batched eigensolver."""
     template = jax.tree_util.tree_map(lambda a: a[0], traj)
     grad = flatten_problem(loss, template).grad
@@ -463,13 +464,18 @@ def _sharpness_along_jit(loss, traj, v0, key, every, num_iters, method, v0_kind)
         values, vector = _lanczos_top(matvec, v0, num_iters)
         return values[0], vector
 
-    values, vectors = jax.vmap(one)(xs, v0s)
+    if mesh is not None:  # an equal share of the points per device: repeat the last one
+        pad = -count % mesh.size
+        xs, v0s = (jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]) for a in (xs, v0s))
+    values, vectors = mesh_members(one, "vmap", mesh)(xs, v0s)
+    if values.shape[0] != count:  # drop the padding (without it the values stay sharded)
+        values, vectors = values[:count], vectors[:count]
     return values, jax.vmap(unravel)(vectors)
 
 
 def sharpness_along(loss: Callable, traj, *, every: int = 1, method: str = "lanczos",
                     num_iters: int | None = None, key=None, v0=None,
-                    return_vectors: bool = False):
+                    return_vectors: bool = False, mesh=None):
     r""":math:`\lambda_{\max}(\nabla^2 f(\theta_k))` on the iterates of a stacked trajectory.
 
     ``traj`` is a pytree whose leaves carry a leading axis over iterates (as returned by
@@ -497,6 +503,9 @@ def sharpness_along(loss: Callable, traj, *, every: int = 1, method: str = "lanc
             (leading axis ``ceil((n + 1) / every)``), e.g. the ``vectors`` of a previous call.
         return_vectors: also return the top eigenvector estimates (stacked pytree, one unit
             vector per evaluated iterate; default False).
+        mesh: the devices to spread the evaluated iterates over (:mod:`eomlib.sharding`): a
+            ``jax.sharding.Mesh``, None (default: all devices, when there are several) or
+            False; the values equal the single-device ones.
 
     Returns:
         An array of shape ``(ceil((n + 1) / every),)`` with :math:`\lambda_{\max}` at the
@@ -547,7 +556,10 @@ def sharpness_along(loss: Callable, traj, *, every: int = 1, method: str = "lanc
         else:
             raise ValueError(f"v0 must be a pytree like one iterate ({d} numbers), or a stack of "
                              f"{count} of them (leading axis {count}), got {size} numbers.")
-    values, vectors = _sharpness_along_jit(loss, traj, v0, key, every, num_iters, method, v0_kind)
+    mesh = check_mesh(mesh)
+    traj, v0, key = replicate((traj, v0, key), mesh)
+    values, vectors = _sharpness_along_jit(loss, traj, v0, key, every, num_iters, method, v0_kind,
+                                           mesh)
     return (values, vectors) if return_vectors else values
 
 
