@@ -297,12 +297,12 @@ class ErrorSweep(NamedTuple):
                                    "mesh"))
 def _sweep_flat(loss, theta0, lrs, ns, grid, order, rtol, atol, max_steps, batching="vmap",
                 mesh=None):
-    def one(lr, n):
+    def one(theta0, lr, n):  # θ0 an argument, not closed over: on a mesh, an input of each device
         gd, gd_status = gd_flat(loss, theta0, lr, n, grid)
         eom, eom_status, _ = eom_flat(loss, theta0, lr, n, grid, order, rtol, atol, max_steps)
         return jnp.linalg.norm(eom - gd, axis=-1), gd_status, eom_status
 
-    return mesh_members(one, batching, mesh)(lrs, ns)
+    return mesh_members(one, batching, mesh, num_shared=1)(theta0, lrs, ns)
 
 
 SHARED_FLOW_MAX_ELEMENTS = 2**25
@@ -323,11 +323,11 @@ def _gf_sweep_flat(loss, theta0, lrs, ns, grid, rtol, atol, max_steps, batching=
                                    t1, rtol, atol, max_steps)
     flows = flow[rank].reshape(lrs.shape + (grid + 1, -1))
 
-    def one(lr, n, gf):
+    def one(theta0, flow_status, lr, n, gf):
         gd, gd_status = gd_flat(loss, theta0, lr, n, grid)
         return jnp.linalg.norm(gf - gd, axis=-1), gd_status, flow_status
 
-    return mesh_members(one, batching, mesh)(lrs, ns, flows)
+    return mesh_members(one, batching, mesh, num_shared=2)(theta0, flow_status, lrs, ns, flows)
 
 
 def raise_for_runs(lrs, gd_status, flow_status, order: int, loss, theta0, max_steps: int):
