@@ -302,36 +302,32 @@ def check_central(loss, theta0, lr, num_steps, num_eigs, krylov_depth, threshold
 
 
 def check_eigen(rows, lr, threshold, num_eigs, krylov_depth, eig_tol):
-    """Raise :class:`EigenSolverError` if an eigenvalue at the edge was not resolved or one
-    beyond the tracked ones is at the edge (concrete rows only)."""
-    beyond = np.asarray(rows["beyond"])
-    if beyond.any():
-        k = int(np.argmax(beyond))
-        lam = np.asarray(rows["eigenvalues"])[k]
-        raise EigenSolverError(
-            f"at GD step {k} the eigenvalue after the num_eigs = {num_eigs} tracked ones is at "
-            f"the edge of stability too (all tracked: {np.array2string(lam, precision=4)}, edge "
+    """Raise :class:`EigenSolverError` at the first GD step where an eigenvalue beyond the
+    tracked ones is at the edge, the eigen-solve has not converged, or the eigenvectors at the
+    edge are not resolved (concrete rows only)."""
+    conv, res = np.asarray(rows["convergence"]), np.asarray(rows["resolution"])
+    checks = (
+        (np.asarray(rows["beyond"]), lambda k, lam:
+            f"the eigenvalue after the num_eigs = {num_eigs} tracked ones is at the edge of "
+            f"stability too (all tracked: {np.array2string(lam, precision=4)}, edge "
             f"{threshold:g}/η = {threshold / float(lr):.4g}): more eigenvalues are at the edge "
-            f"than tracked; raise num_eigs.")
-    conv = np.asarray(rows["convergence"])
-    if (conv > eig_tol).any():
-        k = int(np.argmax(conv > eig_tol))
-        lam = np.asarray(rows["eigenvalues"])[k]
-        raise EigenSolverError(
-            f"at GD step {k} the eigen-solve has not converged: the largest residual of the "
-            f"num_eigs = {num_eigs} tracked eigenpairs is {conv[k]:.2e} of λ_max > eig_tol = "
-            f"{eig_tol:g} (estimates {np.array2string(lam, precision=6)}, which may be far too "
-            f"low, i.e. the edge may be missed): raise krylov_depth (now {krylov_depth}).")
-    res = np.asarray(rows["resolution"])
-    if (res > eig_tol).any():
-        k = int(np.argmax(res > eig_tol))
-        lam = np.asarray(rows["eigenvalues"])[k]
-        raise EigenSolverError(
-            f"at GD step {k} the eigenvectors at the edge of stability are not resolved: Lanczos "
+            f"than tracked; raise num_eigs."),
+        (conv > eig_tol, lambda k, lam:
+            f"the eigen-solve has not converged: the largest residual of the num_eigs = "
+            f"{num_eigs} tracked eigenpairs is {conv[k]:.2e} of λ_max > eig_tol = {eig_tol:g} "
+            f"(estimates {np.array2string(lam, precision=6)}, which may be far too low, i.e. "
+            f"the edge may be missed): raise krylov_depth (now {krylov_depth})."),
+        (res > eig_tol, lambda k, lam:
+            f"the eigenvectors at the edge of stability are not resolved: block-Lanczos "
             f"residual / eigenvalue gap = {res[k]:.2e} > eig_tol = {eig_tol:g} (top eigenvalues "
             f"{np.array2string(lam, precision=6)}; those at the edge are too close to the rest "
             f"for krylov_depth = {krylov_depth} blocks): raise krylov_depth, or num_eigs so "
-            f"that the close eigenvalues are tracked together.")
+            f"that the close eigenvalues are tracked together."),
+    )
+    for bad, message in checks:
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise EigenSolverError(f"at GD step {k} " + message(k, np.asarray(rows["eigenvalues"])[k]))
 
 
 def _guard_eigen(out, rows, eig_tol):
