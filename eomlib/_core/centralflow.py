@@ -2,7 +2,6 @@ r"""The central flow of full-batch gradient descent (the maths: :mod:`eomlib.cen
 
 from __future__ import annotations
 
-import numbers
 from functools import partial
 from typing import Callable, NamedTuple
 
@@ -19,7 +18,8 @@ from .flat import flatten_problem, unravel_stack
 from .spectra import hvp
 from .solve import Solver, solver_settings
 from .validate import (check_callable, check_finite_start, check_lr, check_num_steps,
-                       check_real_scalar, check_theta, guard_traced, is_concrete)
+                       check_positive_int, check_real_scalar, check_theta, guard_traced,
+                       is_concrete)
 
 DEFAULT_RTOL = 1e-6
 DEFAULT_ATOL = 1e-8
@@ -148,19 +148,17 @@ def eigen_gradients(grad, x, vectors):
     return g.at[cols, rows].set(upper)
 
 
-def edge_multiplier(g, values, gij, lr, threshold, relaxation):
-    r"""X, the SDCP's solution, from the gradient ``g``, the tracked eigenvalues and
-    :math:`G_{ij}`; returns ``(X, mask, kkt_residual)``."""
+def edge_multiplier(g, values, gij, lr, mask, relaxation):
+    r"""X, the SDCP's solution, from the gradient ``g``, the tracked eigenvalues, :math:`G_{ij}`
+    and the ``mask`` of the eigenvalues at the edge; returns ``(X, kkt_residual)``."""
     k = values.shape[0]
-    mask = values > threshold / lr
     pair = (mask[:, None] & mask[None, :]).astype(g.dtype)
     gij = gij * pair[..., None]
     eye = jnp.eye(k, dtype=g.dtype)
     # R = 2/η I − Λ − ρ dH_U/dτ, dθ/dτ = −η g − (η/2) Σ X_kl G_kl
     a = (2.0 / lr) * eye - jnp.diag(values) + relaxation * lr * jnp.einsum("ijd,d->ij", gij, g)
     b = 0.5 * relaxation * lr * jnp.einsum("ijd,kld->ijkl", gij, gij)
-    x, residual = solve_sdcp(a, b, mask)
-    return x, mask, residual
+    return solve_sdcp(a, b, mask)
 
 
 def edge_info(problem, x, lr, u0, cfg, threshold, relaxation, restarts: int = 1):
@@ -169,10 +167,10 @@ def edge_info(problem, x, lr, u0, cfg, threshold, relaxation, restarts: int = 1)
     value, g = problem.value_and_grad(x)
     values, vectors, residuals = refine(problem.grad, x, u0, cfg.depth, restarts)
     k = cfg.num_eigs
-    at_edge = jnp.any(values[:k] > threshold / lr)  # below the edge G_ij is not needed
-    gij = jax.lax.cond(at_edge, lambda: eigen_gradients(problem.grad, x, vectors[:k]),
-                       lambda: jnp.zeros((k, k) + x.shape, x.dtype))
-    xmat, mask, kkt = edge_multiplier(g, values[:k], gij, lr, threshold, relaxation)
+    mask = values[:k] > threshold / lr  # the eigenvalues at the edge
+    gij = jax.lax.cond(jnp.any(mask), lambda: eigen_gradients(problem.grad, x, vectors[:k]),
+                       lambda: jnp.zeros((k, k) + x.shape, x.dtype))  # not needed below it
+    xmat, kkt = edge_multiplier(g, values[:k], gij, lr, mask, relaxation)
     dx = -lr * (g + 0.5 * jnp.einsum("ij,ijd->d", xmat, gij))
     return dict(dx=dx, value=value, values=values, vectors=vectors, residuals=residuals,
                 x=xmat, mask=mask, kkt=kkt)
@@ -263,14 +261,6 @@ def central_flat(loss, theta0, lr, num_steps, cfg, threshold, relaxation, key):
     return xs, rows, worst(status, loss_status(problem.loss, xs))
 
 
-def _check_int(value, name: str, low: int, high: int, hint: str) -> int:
-    bad = isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral)
-    if bad or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer with {low} <= {name} <= {high}, got "
-                         f"{value!r}{hint}.")
-    return int(value)
-
-
 def check_central(loss, theta0, lr, num_steps, num_eigs, krylov_depth, threshold, relaxation,
                   eig_tol, solver, solver_options):
     """Validate the arguments of :func:`central_flow`; returns the static :class:`Settings`."""
@@ -282,14 +272,15 @@ def check_central(loss, theta0, lr, num_steps, num_eigs, krylov_depth, threshold
     if size < 2:
         raise ValueError(f"the central flow needs at least 2 parameters (num_eigs tracked "
                          f"eigenvalues and one beyond them), theta0 has {size}.")
-    num_eigs = _check_int(num_eigs, "num_eigs", 1, size - 1,
-                          " (the number of top Hessian eigenvalues tracked)")
+    num_eigs = check_positive_int(num_eigs, "num_eigs", size - 1,
+                                  " (the number of top Hessian eigenvalues tracked)")
     most = -(-size // (num_eigs + 1))
     if krylov_depth is None:
         krylov_depth = min(DEPTH, most)
-    krylov_depth = _check_int(krylov_depth, "krylov_depth", 1, most,
-                              f" (blocks of num_eigs + 1 = {num_eigs + 1} vectors per eigen-solve; "
-                              f"at most ceil(d / (num_eigs + 1)) for d = {size} parameters)")
+    krylov_depth = check_positive_int(krylov_depth, "krylov_depth", most,
+                                      f" (blocks of num_eigs + 1 = {num_eigs + 1} vectors per "
+                                      f"eigen-solve; at most ceil(d / (num_eigs + 1)) for d = "
+                                      f"{size} parameters)")
     check_real_scalar(threshold, "threshold", low=0.0, high=2.0 + 1e-12)
     check_real_scalar(relaxation, "relaxation", low=0.0)
     check_real_scalar(eig_tol, "eig_tol", low=0.0)

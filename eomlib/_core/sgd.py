@@ -40,7 +40,7 @@ import lineax
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .sharding import check_mesh, mesh_members, replicate
+from .sharding import check_mesh, mesh_members, pad_batch, replicate
 from .blowup import check_status, loss_flags, run_status
 from .flat import grid_size, take_leading
 from .solve import solve_saved, solver_settings
@@ -270,7 +270,7 @@ def sgd_ensemble(loss: Callable, theta0, lr, data, batch_size: int, num_epochs: 
         mesh = None  # see SHARDED_RUNS_TESTED
     count = keys.shape[0]
     if mesh is not None:  # an equal share of the runs per device: repeat the last key
-        keys = jnp.concatenate([keys, jnp.repeat(keys[-1:], -count % mesh.size, axis=0)])
+        (keys,) = pad_batch((keys,), mesh.size)
         theta0, data, keys = replicate((theta0, data, keys), mesh)
     xs, status = _ensemble(loss, theta0, lr, data, keys, shape.batch_size, num_epochs, scheme,
                            save == "step", mesh)

@@ -75,13 +75,14 @@ def batch_spec(mesh: Mesh) -> PartitionSpec:
 
 
 def pad_batch(arrays: tuple, size: int) -> tuple:
-    """Pad the leading axis of each array to a multiple of ``size`` by repeating its last row."""
-    m = len(arrays[0])
-    target = -(-m // size) * size
-    if target == m:
-        return tuple(np.asarray(a) for a in arrays)
-    idx = np.concatenate([np.arange(m), np.full(target - m, m - 1)])
-    return tuple(np.asarray(a)[idx] for a in arrays)
+    """Pad the leading axis of each array to a multiple of ``size`` by repeating its last row
+    (NumPy arrays stay NumPy; JAX arrays, PRNG keys and tracers inside ``jit`` work too)."""
+    out = []
+    for a in arrays:
+        pad = -len(a) % size
+        xp = np if isinstance(a, np.ndarray) else jax.numpy
+        out.append(xp.concatenate([a, xp.repeat(a[-1:], pad, axis=0)]) if pad else a)
+    return tuple(out)
 
 
 def shard_map_compat(fn: Callable, mesh: Mesh, in_specs, out_specs) -> Callable:

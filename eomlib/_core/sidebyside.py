@@ -15,13 +15,12 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
 from .centralflow import CentralFlow, central_flow
 from .descent import gd_trajectory
 from .solve import eom_trajectory
-from .spectra import sharpness_along
-from .validate import check_order
+from .spectra import ravel_stack, sharpness_along
+from .validate import check_order, check_positive_int
 
 
 class SideBySide(NamedTuple):
@@ -50,10 +49,6 @@ class SideBySide(NamedTuple):
     central: CentralFlow
 
 
-def _flat_stack(traj):
-    return jax.vmap(lambda p: ravel_pytree(p)[0])(traj)
-
-
 def time_average(values, window: int):
     r"""The centred running mean of a series over ``window`` consecutive entries.
 
@@ -72,9 +67,7 @@ def time_average(values, window: int):
     v = np.asarray(values, dtype=float)
     if v.ndim != 1:
         raise ValueError(f"values must be a 1-D series, got shape {v.shape}.")
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-        raise ValueError(f"window must be an integer >= 1, got {window!r}.")
-    h = int(window) // 2
+    h = check_positive_int(window, "window") // 2
     csum = np.concatenate([[0.0], np.cumsum(v)])
     k = np.arange(v.size)
     half = np.minimum(np.minimum(k, v.size - 1 - k), h)
@@ -117,16 +110,14 @@ def side_by_side(loss: Callable, theta0, lr, num_steps: int, *, orders=(1, 2),
         if check_order(order) < 1:
             raise ValueError(f"orders must hold EoM orders >= 1 (gradient flow is always "
                              f"included), got {orders!r}.")
-    if isinstance(sharpness_every, bool) or not isinstance(sharpness_every, (int, np.integer)) \
-            or sharpness_every < 1:
-        raise ValueError(f"sharpness_every must be an integer >= 1, got {sharpness_every!r}.")
+    check_positive_int(sharpness_every, "sharpness_every")
     central = central_flow(loss, theta0, lr, num_steps, key=key, **(central_options or {}))
     flows = [gd_trajectory(loss, theta0, lr, num_steps)]
     flows += [eom_trajectory(loss, theta0, lr, num_steps, order) for order in (0,) + orders]
     names = (("gradient descent", "gradient flow")
              + tuple(f"EoM order {order}" for order in orders) + ("central flow",))
     trajectories = tuple(flows) + (central.trajectory,)
-    flat = jnp.stack([_flat_stack(t) for t in trajectories])  # (F, n + 1, d)
+    flat = jnp.stack([ravel_stack(t) for t in trajectories])  # (F, n + 1, d)
     distance = np.asarray(jnp.linalg.norm(flat - flat[0], axis=-1))
     losses = np.asarray(jnp.stack([jax.vmap(loss)(t) for t in trajectories]))
     steps = np.arange(0, num_steps + 1, sharpness_every)

@@ -29,7 +29,6 @@ All of them are jittable with a fixed number of iterations (no data-dependent st
 
 from __future__ import annotations
 
-import numbers
 from functools import partial
 from typing import Callable, NamedTuple
 
@@ -39,8 +38,8 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from .flat import flatten_problem
-from .sharding import check_mesh, mesh_members, replicate
-from .validate import check_callable, check_theta, is_concrete
+from .sharding import check_mesh, mesh_members, pad_batch, replicate
+from .validate import check_callable, check_positive_int, check_theta, is_concrete
 
 
 def hvp(grad: Callable, x, v):
@@ -144,7 +143,7 @@ def _dominant(loss, theta, key, num_iters):
 def _check_spectrum_args(loss, theta, num_iters, key):
     check_callable(loss)
     check_theta(theta, "theta")
-    num_iters = _check_positive_int(num_iters, "num_iters")
+    num_iters = check_positive_int(num_iters, "num_iters")
     return num_iters, jax.random.PRNGKey(0) if key is None else key
 
 
@@ -366,14 +365,6 @@ def _top_eigenvalues(loss, theta, v0, key, num_iters, k):
     return values[:k], vector
 
 
-def _check_positive_int(value, name: str, upper: int | None = None) -> int:
-    bad = isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral)
-    if bad or value < 1 or (upper is not None and value > upper):
-        bound = f"1 <= {name} <= {upper}" if upper is not None else f"{name} >= 1"
-        raise ValueError(f"{name} must be an integer with {bound}, got {value!r}.")
-    return int(value)
-
-
 def top_eigenvalues(loss: Callable, theta, k: int = 1, *, num_iters: int = 30, key=None,
                     v0=None, return_vector: bool = False):
     r"""The ``k`` largest eigenvalues of :math:`\nabla^2 f(\theta)`, by the Lanczos method.
@@ -415,8 +406,8 @@ def top_eigenvalues(loss: Callable, theta, k: int = 1, *, num_iters: int = 30, k
     check_theta(theta, "theta")
     problem = flatten_problem(loss, theta)
     d = problem.x0.shape[0]
-    num_iters = min(_check_positive_int(num_iters, "num_iters"), d)
-    k = _check_positive_int(k, "k", num_iters)
+    num_iters = min(check_positive_int(num_iters, "num_iters"), d)
+    k = check_positive_int(k, "k", num_iters)
     if key is None:
         key = jax.random.PRNGKey(0)
     v0_flat = None if v0 is None else _flat_start(v0, problem.x0, "v0")
@@ -436,7 +427,7 @@ def _flat_start(v0, x0, name: str):
 # Along a trajectory
 # ---------------------------------------------------------------------------------------------
 
-def _ravel_stack(stack):
+def ravel_stack(stack):
     """Flat vectors of a stacked pytree: shape (count, d)."""
     return jax.vmap(lambda p: ravel_pytree(p)[0])(stack)
 
@@ -447,7 +438,7 @@ def _sharpness_along_jit(loss, traj, v0, key, every, num_iters, method, v0_kind,
     template = jax.tree_util.tree_map(lambda a: a[0], traj)
     grad = flatten_problem(loss, template).grad
     unravel = ravel_pytree(template)[1]
-    xs = _ravel_stack(jax.tree_util.tree_map(lambda a: a[::every], traj))
+    xs = ravel_stack(jax.tree_util.tree_map(lambda a: a[::every], traj))
     count, d = xs.shape
     keys = jax.random.split(key, count)
     if v0_kind == "none":
@@ -455,7 +446,7 @@ def _sharpness_along_jit(loss, traj, v0, key, every, num_iters, method, v0_kind,
     elif v0_kind == "single":
         v0s = jnp.broadcast_to(ravel_pytree(v0)[0].astype(xs.dtype), (count, d))
     else:
-        v0s = _ravel_stack(v0).astype(xs.dtype)
+        v0s = ravel_stack(v0).astype(xs.dtype)
 
     def one(x, v0):
         matvec = partial(hvp, grad, x)
@@ -465,8 +456,7 @@ def _sharpness_along_jit(loss, traj, v0, key, every, num_iters, method, v0_kind,
         return values[0], vector
 
     if mesh is not None:  # an equal share of the points per device: repeat the last one
-        pad = -count % mesh.size
-        xs, v0s = (jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]) for a in (xs, v0s))
+        xs, v0s = pad_batch((xs, v0s), mesh.size)
     values, vectors = mesh_members(one, "vmap", mesh)(xs, v0s)
     if values.shape[0] != count:  # drop the padding (without it the values stay sharded)
         values, vectors = values[:count], vectors[:count]
@@ -525,7 +515,7 @@ def sharpness_along(loss: Callable, traj, *, every: int = 1, method: str = "lanc
     check_callable(loss)
     if method not in ("lanczos", "power"):
         raise ValueError(f"method must be 'lanczos' or 'power', got {method!r}.")
-    every = _check_positive_int(every, "every")
+    every = check_positive_int(every, "every")
     leaves = jax.tree_util.tree_leaves(traj)
     if not leaves or any(jnp.ndim(a) < 1 for a in leaves):
         raise ValueError("traj must be a pytree of arrays with a leading axis over iterates "
@@ -539,7 +529,7 @@ def sharpness_along(loss: Callable, traj, *, every: int = 1, method: str = "lanc
     count = -(-length // every)  # ceil
     if num_iters is None:
         num_iters = 20 if method == "lanczos" else 100
-    num_iters = _check_positive_int(num_iters, "num_iters")
+    num_iters = check_positive_int(num_iters, "num_iters")
     if method == "lanczos":
         num_iters = min(num_iters, d)
     if key is None:

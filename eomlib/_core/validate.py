@@ -139,6 +139,16 @@ def check_order(order) -> int:
     return int(order)
 
 
+def check_positive_int(value, name: str, upper: int | None = None, hint: str = "") -> int:
+    """``value`` must be a Python integer with 1 ≤ value (≤ ``upper`` if given); the error
+    names ``name``, the range and, after the value, ``hint`` (what the argument means)."""
+    bad = isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral)
+    if bad or value < 1 or (upper is not None and value > upper):
+        bound = f"1 <= {name} <= {upper}" if upper is not None else f"{name} >= 1"
+        raise ValueError(f"{name} must be an integer with {bound}, got {value!r}{hint}.")
+    return int(value)
+
+
 def check_num_steps(num_steps, name: str = "num_steps") -> int:
     """``num_steps`` (called ``name`` in messages) must be a non-negative Python integer."""
     if isinstance(num_steps, (bool, np.bool_)) or not isinstance(num_steps, numbers.Integral):
