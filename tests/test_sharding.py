@@ -12,10 +12,12 @@ import subprocess
 import sys
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.sharding import Mesh
 
+import eomlib
 from eomlib import sharding
 from eomlib._core.sharding import pad_batch
 
@@ -35,6 +37,7 @@ def test_four_forced_devices_match_one_device():
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "ALL OK" in out.stdout
     assert "sgd_ensemble 12 runs: equal, sharding" in out.stdout
+    assert "sme_ensemble 12 paths: equal, sharding" in out.stdout
 
 
 def _free_port() -> int:
@@ -60,6 +63,50 @@ def test_two_processes_on_localhost_match_one_device():
         assert p.returncode == 0, text[-3000:]
         assert f"process {i}: error_sweep over 2 hosts x 2 devices (map) equals one device" in text
         assert f"process {i}: error_sweep over 2 hosts x 2 devices (vmap) equals one device" in text
+        assert f"process {i}: data-parallel loss over 2 hosts x 2 devices equals one device" in text
+
+
+def test_data_parallel_loss_on_four_forced_devices_matches_one_device():
+    out = subprocess.run([sys.executable, str(SCRIPTS / "data_parallel.py")], env=_env(4),
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "ALL OK" in out.stdout
+    assert "EoM order 2: data-parallel program all-reduces over 4 shards" in out.stdout
+
+
+def _fn(th, d):
+    return 0.5 * jnp.mean((d["x"] @ th - d["y"]) ** 2)
+
+
+def test_data_parallel_on_one_device_is_the_same_loss_and_a_pytree():
+    x = np.arange(12.0).reshape(6, 2) / 10
+    data = {"x": x, "y": x.sum(1)}
+    loss = sharding.data_parallel(_fn, data)
+    assert loss.mesh is None and "6 examples on one device" in repr(loss)
+    th = jnp.array([0.2, -0.1])
+    assert float(loss(th)) == float(_fn(th, data))
+    leaves, treedef = jax.tree_util.tree_flatten(loss)
+    assert len(leaves) == 2
+    again = jax.tree_util.tree_unflatten(treedef, leaves)
+    assert isinstance(again, sharding.DataParallelLoss) and again.fn is _fn
+    np.testing.assert_allclose(eomlib.gd_trajectory(loss, th, 0.1, 5),
+                               eomlib.gd_trajectory(lambda t: _fn(t, data), th, 0.1, 5), rtol=1e-14)
+
+
+@pytest.mark.parametrize("fn, data, match", [
+    ("not callable", {"x": np.ones((4, 2))}, "fn must be a callable"),
+    (_fn, {}, "got no arrays"),
+    (_fn, {"x": np.ones((4, 2)), "y": np.ones(3)}, "leading axis of N >= 1"),
+    (_fn, {"x": np.ones((4, 2)), "y": np.float64(1.0)}, "needs a leading axis"),
+])
+def test_data_parallel_names_bad_arguments(fn, data, match):
+    with pytest.raises(ValueError, match=match):
+        sharding.data_parallel(fn, data)
+
+
+def test_data_parallel_rejects_a_bad_mesh():
+    with pytest.raises(ValueError, match="mesh must be None"):
+        sharding.data_parallel(_fn, {"x": np.ones((4, 2)), "y": np.ones(4)}, mesh="all")
 
 
 def test_default_mesh_on_one_device_is_none_and_bad_meshes_are_named():

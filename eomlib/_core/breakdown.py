@@ -31,7 +31,6 @@ All closed forms take ``x`` as an array (numpy broadcasting) and ``θ_0 = 1``.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Callable
 
 import jax
@@ -39,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .dataparallel import jit_with_loss
 from .blowup import OK, check_status, raise_for_status
 from .fields import flat_eom_field
 from .flat import flatten_problem
@@ -314,7 +314,7 @@ def relative_step_error(x, order: int) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
-@partial(jax.jit, static_argnames=("loss", "order", "rtol", "atol", "max_steps"))
+@jit_with_loss(("loss", "order", "rtol", "atol", "max_steps"))
 def _local_error_jit(loss, points, lr, order, rtol, atol, max_steps):
     template = jax.tree_util.tree_map(lambda a: a[0], points)
     grad = flatten_problem(loss, template).grad

@@ -2,7 +2,6 @@ r"""The central flow of full-batch gradient descent (the maths: :mod:`eomlib.cen
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Callable, NamedTuple
 
 import diffrax
@@ -12,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .dataparallel import jit_with_loss
 from .blowup import _TRACED_MESSAGES, check_status, loss_status, solver_status, worst
 from .complementarity import solve_sdcp
 from .flat import flatten_problem, unravel_stack
@@ -214,7 +214,7 @@ def _solve_step(field, x, args, cfg):
     return sol.ys[0], solver_status(sol), sol.stats["num_steps"]
 
 
-@partial(jax.jit, static_argnames=("loss", "num_steps", "cfg"))
+@jit_with_loss(("loss", "num_steps", "cfg"))
 def central_flat(loss, theta0, lr, num_steps, cfg, threshold, relaxation, key):
     """The central flow's flat solution at τ = 0…n, its saved diagnostics and status."""
     problem = flatten_problem(loss, theta0)
@@ -423,7 +423,7 @@ def central_flow_field(loss: Callable, theta, lr, eigvecs=None, *, num_eigs: int
     return _field_at(loss, theta, lr, eigvecs, key, cfg, float(threshold), float(relaxation))
 
 
-@partial(jax.jit, static_argnames=("loss", "cfg"))
+@jit_with_loss(("loss", "cfg"))
 def _field_at(loss, theta, lr, eigvecs, key, cfg, threshold, relaxation):
     problem = flatten_problem(loss, theta)
     x = problem.x0

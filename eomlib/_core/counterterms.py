@@ -38,6 +38,7 @@ import jax
 from .budget import check_order_cost
 from . import trees as _trees
 from .cse import eliminate_common_subexpressions
+from .dataparallel import is_data_parallel, jit_with_loss
 from .flat import flatten_problem
 from .smoothness import warn_if_not_smooth
 from .validate import check_callable, check_method, check_order, check_theta
@@ -294,19 +295,29 @@ def counter_terms(loss: Callable, order: int, *, method: str = "trees") -> tuple
         def xi_k(theta):
             check_theta(theta, "theta")
             warn_if_not_smooth(loss, theta, order)
-            problem = flatten_problem(loss, theta)
-            field = _negated(problem.grad)
-            if method == "trees":
-                flat = -modified_field_term(field, problem.x0, k + 1)
-            else:
-                flat = -_reference_fields(field, k)[k](problem.x0)
-            return problem.unravel(flat)
+            if is_data_parallel(loss):  # compiled with the data as an input: it stays sharded
+                return _counter_term_jit(loss, theta, k, method)
+            return _counter_term(loss, theta, k, method)
 
         xi_k.__name__ = f"xi_{k}"
         xi_k.__doc__ = f"Counter term ξ_{k}(θ) of the EoM (pytree like θ)."
         return xi_k
 
     return tuple(make(k) for k in range(1, order + 1))
+
+
+def _counter_term(loss, theta, k: int, method: str):
+    """ξ_k(θ) as a pytree like θ (the body of the functions of :func:`counter_terms`)."""
+    problem = flatten_problem(loss, theta)
+    field = _negated(problem.grad)
+    if method == "trees":
+        flat = -modified_field_term(field, problem.x0, k + 1)
+    else:
+        flat = -_reference_fields(field, k)[k](problem.x0)
+    return problem.unravel(flat)
+
+
+_counter_term_jit = jit_with_loss(("loss", "k", "method"))(_counter_term)
 
 
 def counter_term_coefficients(k: int) -> list:

@@ -5,13 +5,13 @@ scale-invariant group and the sum of a translation-invariant one (chapters 5–7
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .dataparallel import jit_with_loss
 from .blowup import raise_for_status
 from .descent import gd_flat
 from .flat import flatten_problem, grid_size
@@ -50,7 +50,7 @@ def _tracked(grad, xs, scale_mask, sum_mask):
     return jnp.sum(scale_mask * xs**2, -1), g2, jnp.sum(sum_mask * xs, -1)
 
 
-@partial(jax.jit, static_argnames=("loss", "grid"))
+@jit_with_loss(("loss", "grid"))
 def _gd_runs(loss, theta0, scale_mask, sum_mask, lrs, decays, ns, grid):
     grad = flatten_problem(loss, theta0).grad
 
@@ -61,7 +61,7 @@ def _gd_runs(loss, theta0, scale_mask, sum_mask, lrs, decays, ns, grid):
     return jax.vmap(one)(lrs, decays, ns)  # GD is cheap: the runs in lockstep
 
 
-@partial(jax.jit, static_argnames=("loss", "grid", "order", "rtol", "atol", "max_steps"))
+@jit_with_loss(("loss", "grid", "order", "rtol", "atol", "max_steps"))
 def _flow_runs(loss, theta0, scale_mask, sum_mask, lrs, decays, ns, grid, order, rtol, atol,
                max_steps):
     grad = flatten_problem(loss, theta0).grad

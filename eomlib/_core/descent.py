@@ -2,18 +2,18 @@ r"""Gradient descent, full batch: :math:`\theta_{k+1} = \theta_k - \eta\nabla f(
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 
+from .dataparallel import jit_with_loss
 from .blowup import finish_run, loss_flags, run_status
 from .flat import flatten_problem, unravel_stack
 from .solve import check_run
 
 
-@partial(jax.jit, static_argnames=("loss", "grid"))
+@jit_with_loss(("loss", "grid"))
 def gd_flat(loss: Callable, theta0, lr, num_steps, grid: int):
     """GD iterates as flat vectors, shape ``(grid + 1, d)``, and the run's status
     (``eomlib._core.blowup``: the iterates and the loss at every iterate are checked; the loss

@@ -18,15 +18,15 @@ integrate :math:`\varepsilon = \delta/\eta^{\gamma+1}` (well scaled) together wi
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .dataparallel import batch_mesh, jit_with_loss
 from .batching import check_batching, check_workers, run_split
-from .sharding import check_mesh, mesh_members, pad_batch, replicate, to_host
+from .sharding import mesh_members, pad_batch, replicate, to_host
 from .blowup import finish_run, raise_for_status
 from .budget import check_order_cost
 from .counterterms import modified_field_term_fn
@@ -93,7 +93,7 @@ def _row_norms(xs):
     return jnp.linalg.norm(xs, axis=-1)
 
 
-@partial(jax.jit, static_argnames=("loss", "grid", "order", "rtol", "atol", "max_steps"))
+@jit_with_loss(("loss", "grid", "order", "rtol", "atol", "max_steps"))
 def predicted_flat(loss, theta0, lr, num_steps, grid, order, rtol, atol, max_steps):
     """Flat EoM solution and predicted error vectors δ_k (stacked), and the run's status."""
     problem = flatten_problem(loss, theta0)
@@ -293,8 +293,7 @@ class ErrorSweep(NamedTuple):
         return fit_slope(self.lrs, self.max_error)
 
 
-@partial(jax.jit, static_argnames=("loss", "grid", "order", "rtol", "atol", "max_steps", "batching",
-                                   "mesh"))
+@jit_with_loss(("loss", "grid", "order", "rtol", "atol", "max_steps", "batching", "mesh"))
 def _sweep_flat(loss, theta0, lrs, ns, grid, order, rtol, atol, max_steps, batching="vmap",
                 mesh=None):
     def one(theta0, lr, n):  # θ0 an argument, not closed over: on a mesh, an input of each device
@@ -310,7 +309,7 @@ SHARED_FLOW_MAX_ELEMENTS = 2**25
 order-0 :func:`eomlib.error_sweep` solves gradient flow once for all learning rates."""
 
 
-@partial(jax.jit, static_argnames=("loss", "grid", "rtol", "atol", "max_steps", "batching", "mesh"))
+@jit_with_loss(("loss", "grid", "rtol", "atol", "max_steps", "batching", "mesh"))
 def _gf_sweep_flat(loss, theta0, lrs, ns, grid, rtol, atol, max_steps, batching="vmap", mesh=None):
     r"""Order 0: gradient flow does not depend on η, so one solve in real time t, saved at
     every :math:`t = k\eta_i` (k ≤ n_i) of every learning rate, serves the whole sweep."""
@@ -401,7 +400,7 @@ def error_sweep(loss: Callable, theta0, lrs, order: int, *, horizon: float | Non
     x0 = flatten_problem(loss, theta0).x0
     dtype = x0.dtype
 
-    mesh = check_mesh(mesh)
+    mesh = batch_mesh(mesh, loss)
     m = len(lrs_np)
     # with a mesh, every device gets an equal share: pad by repeating the last learning rate
     lrs_run, ns_run = pad_batch((lrs_np, ns), mesh.size) if mesh is not None else (lrs_np, ns)
@@ -450,25 +449,25 @@ class PredictionSweep(NamedTuple):
     predicted: list  # ‖δ(kη)‖, the tangent equation's prediction of e_k
 
 
-@partial(jax.jit, static_argnames=("loss", "grid", "order", "rtol", "atol", "max_steps"))
-def _prediction_sweep_flat(loss, theta0, lrs, ns, grid, order, rtol, atol, max_steps):
-    flat_loss = flatten_problem(loss, theta0).loss
-
-    def one(lr, n):
+@jit_with_loss(("loss", "grid", "order", "rtol", "atol", "max_steps", "batching", "mesh"))
+def _prediction_sweep_flat(loss, theta0, lrs, ns, grid, order, rtol, atol, max_steps,
+                           batching="vmap", mesh=None):
+    def one(theta0, lr, n):  # θ0 an argument: on a mesh, an input of each device
+        flat_loss = flatten_problem(loss, theta0).loss
         gd, gd_status = gd_flat(loss, theta0, lr, n, grid)
         eom, deltas, eom_status = predicted_flat(loss, theta0, lr, n, grid, order, rtol, atol,
                                                  max_steps)
         return (jax.vmap(flat_loss)(gd), jnp.linalg.norm(eom - gd, axis=-1),
                 jnp.linalg.norm(deltas, axis=-1), gd_status, eom_status)
 
-    return jax.vmap(one)(lrs, ns)
+    return mesh_members(one, batching, mesh, num_shared=1)(theta0, lrs, ns)
 
 
 def prediction_sweep(loss: Callable, theta0, lrs, order: int, *, horizon: float | None = None,
                      num_steps: int | None = None, solver: Solver | None = None,
-                     **solver_options) -> PredictionSweep:
+                     batching: str = "vmap", mesh=None, **solver_options) -> PredictionSweep:
     r"""Measured and predicted discretization error, and GD's loss, for several learning
-    rates in one compiled, ``vmap``-batched program.
+    rates in one compiled, batched program.
 
     For each :math:`\eta_i` it returns the quantities of :func:`eomlib.discretization_error`
     (:math:`e_k`) and :func:`eomlib.predicted_error` (:math:`\|\delta(k\eta_i)\|`) and the
@@ -486,6 +485,15 @@ def prediction_sweep(loss: Callable, theta0, lrs, order: int, *, horizon: float 
         num_steps: the same n, an integer ≥ 0, for every η (default None).
         solver: the ODE solver's settings (:class:`eomlib.Solver`; default ``Solver()``:
             Dopri8, rtol 1e-10, atol 1e-12).
+        batching: ``"vmap"`` (default: the learning rates side by side), ``"map"`` (one
+            after another) or ``"auto"`` (``"map"`` on a CPU), as for
+            :func:`eomlib.error_sweep`.
+        mesh: the devices to spread the learning rates over (:mod:`eomlib.sharding`), as for
+            :func:`eomlib.error_sweep`: a ``jax.sharding.Mesh``, None (default: all devices,
+            when there are several) or False (one device).  With ``"map"`` the results equal
+            the single-device ones to round-off; with ``"vmap"`` a device's batch is
+            narrower than one device's, XLA vectorises differently, and the adaptive solves
+            may take other steps: they agree to the solver's tolerance.
         **solver_options: ``rtol``, ``atol``, ``max_steps`` as shorthands for the
             Solver's fields (instead of ``solver``).
 
@@ -502,13 +510,18 @@ def prediction_sweep(loss: Callable, theta0, lrs, order: int, *, horizon: float 
         >>> sweep.predicted[0][-1] / sweep.measured[0][-1]   # close to 1
     """
     lrs_np, ns = check_sweep(lrs, horizon, num_steps)
+    batching = check_batching(batching)
     run = check_run(loss, theta0, float(lrs_np.max()), int(ns.max()), order, solver, None,
                     solver_options, copies=3 * len(lrs_np), series=3 * len(lrs_np))
     check_order_cost(run.order + 1, "the error prediction of order γ + 1 =")
     dtype = flatten_problem(loss, theta0).x0.dtype
-    outs = _prediction_sweep_flat(loss, theta0, jnp.asarray(lrs_np, dtype), jnp.asarray(ns),
-                                  *run[1:])
-    gd_loss, measured, predicted, gd_status, flow_status = (np.asarray(o) for o in outs)
+    mesh = batch_mesh(mesh, loss)
+    m = len(lrs_np)
+    # with a mesh, every device gets an equal share: pad by repeating the last learning rate
+    lrs_run, ns_run = pad_batch((lrs_np, ns), mesh.size) if mesh is not None else (lrs_np, ns)
+    outs = _prediction_sweep_flat(loss, replicate(theta0, mesh), np.asarray(lrs_run, dtype),
+                                  np.asarray(ns_run), *run[1:], batching, mesh)
+    gd_loss, measured, predicted, gd_status, flow_status = (o[:m] for o in to_host(tuple(outs)))
     raise_for_runs(lrs_np, gd_status, flow_status, run.order, loss, theta0, run.max_steps)
     rows = [slice(0, n + 1) for n in ns]
     return PredictionSweep(lrs_np, ns, [gd_loss[i, r] for i, r in enumerate(rows)],

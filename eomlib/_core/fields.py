@@ -20,6 +20,7 @@ from jax.flatten_util import ravel_pytree
 
 from .budget import check_order_cost
 from .counterterms import _reference_fields, modified_field_fn
+from .dataparallel import is_data_parallel, jit_with_loss
 from .flat import flatten_problem
 from .smoothness import warn_if_not_smooth
 from .validate import (check_callable, check_lr, check_method, check_order, check_theta,
@@ -82,12 +83,22 @@ def eom_vector_field(loss: Callable, order: int, *, method: str = "trees") -> Ca
         check_lr(lr)
         check_theta(theta, "theta")
         warn_if_not_smooth(loss, theta, order)
-        problem = flatten_problem(loss, theta)
-        value = flat_eom_field(problem.grad, order, method=method)(problem.x0, lr)
-        return problem.unravel(guard_traced(value, lr, "lr"))
+        if is_data_parallel(loss):  # compiled with the data as an input: it stays sharded
+            return _field_jit(loss, theta, lr, order, method)
+        return _field(loss, theta, lr, order, method)
 
     field.__doc__ = f"Order-{order} EoM field (theta, lr) ↦ dθ/dt."
     return field
+
+
+def _field(loss, theta, lr, order: int, method: str):
+    """dθ/dt of the order-``order`` EoM at ``theta`` (the body of :func:`eom_vector_field`)."""
+    problem = flatten_problem(loss, theta)
+    value = flat_eom_field(problem.grad, order, method=method)(problem.x0, lr)
+    return problem.unravel(guard_traced(value, lr, "lr"))
+
+
+_field_jit = jit_with_loss(("loss", "order", "method"))(_field)
 
 
 def modified_loss(loss: Callable, lr) -> Callable:

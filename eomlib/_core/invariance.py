@@ -67,7 +67,6 @@ Consequences, each a function below (:math:`\lambda` the weight decay, GD on
 from __future__ import annotations
 
 import dataclasses
-from functools import partial
 from typing import Callable, NamedTuple
 
 import jax
@@ -75,6 +74,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .dataparallel import jit_with_loss
 from .flat import flatten_problem
 from .memo import FunctionMemo, signature
 from .validate import check_lr, check_num_steps, check_order, check_values, is_concrete
@@ -249,7 +249,7 @@ def _ratio(num, den):
     return jnp.where(den > tiny, num / jnp.maximum(den, tiny), jnp.where(num > tiny, 1.0, 0.0))
 
 
-@partial(jax.jit, static_argnames=("loss", "kind"))
+@jit_with_loss(("loss", "kind"))
 def _residuals(loss, theta, mask, key, kind):
     problem = flatten_problem(loss, theta)
     x = problem.x0
@@ -637,7 +637,7 @@ def group_grad_sq_norm(loss: Callable, traj, selector=None) -> jax.Array:
     return _grad_sq_norms(loss, traj, _trajectory_mask(traj, selector))
 
 
-@partial(jax.jit, static_argnames=("loss",))
+@jit_with_loss(("loss",))
 def _grad_sq_norms(loss, traj, mask):
     grads = jax.vmap(lambda th: ravel_pytree(jax.grad(loss)(th))[0])(traj)
     return jnp.sum(mask * grads**2, axis=-1)
@@ -733,7 +733,7 @@ def norm_rate(loss: Callable, theta, selector=None, *, lr=0.0, order: int = 0) -
     return _norm_rate(loss, order, theta, group_mask(theta, selector), lr)
 
 
-@partial(jax.jit, static_argnames=("loss", "order"))
+@jit_with_loss(("loss", "order"))
 def _norm_rate(loss, order, theta, mask, lr):
     from .fields import eom_vector_field
 
@@ -759,7 +759,7 @@ class Projections(NamedTuple):
     predicted: jax.Array  # (min(order, 2),) −½‖g_S‖², −½ g_Sᵀ H g
 
 
-@partial(jax.jit, static_argnames=("loss", "order"))
+@jit_with_loss(("loss", "order"))
 def _projections(loss, theta, mask, order):
     from .counterterms import counter_terms
 

@@ -38,7 +38,6 @@ batches sweeps over either.  No Hessian is formed (Hessian-vector products only)
 from __future__ import annotations
 
 import numbers
-from functools import partial
 from typing import Callable, NamedTuple
 
 import jax
@@ -46,6 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .dataparallel import jit_with_loss
 from .blowup import finish_run, loss_flags, raise_for_status, run_status
 from .errors import fit_slope
 from .flat import flatten_problem, unravel_stack
@@ -149,7 +149,7 @@ def flat_momentum_field(grad: Callable, order: int) -> Callable:
     return field
 
 
-@partial(jax.jit, static_argnames=("loss", "grid"))
+@jit_with_loss(("loss", "grid"))
 def heavy_ball_flat(loss: Callable, theta0, lr, beta, num_steps, grid: int):
     """HB iterates as flat vectors, shape ``(grid + 1, d)``, and the run's status (the
     iterates and the loss at every iterate are checked).
@@ -181,7 +181,7 @@ def _flat_start(grad, x0, lr, beta, shift):
     return x0 + shift * lr * s * grad(x0)
 
 
-@partial(jax.jit, static_argnames=("loss", "grid", "order", "rtol", "atol", "max_steps"))
+@jit_with_loss(("loss", "grid", "order", "rtol", "atol", "max_steps"))
 def momentum_flow_flat(loss, theta0, lr, beta, shift, num_steps, grid, order, rtol, atol,
                        max_steps):
     """The modified flow at τ = t/η = 0…grid (flat, padded after ``num_steps``), its status
@@ -510,7 +510,7 @@ class MomentumErrorSweep(NamedTuple):
         return fit_slope(self.lrs, self.final_error[name])
 
 
-@partial(jax.jit, static_argnames=("loss", "grid", "rtol", "atol", "max_steps"))
+@jit_with_loss(("loss", "grid", "rtol", "atol", "max_steps"))
 def _momentum_sweep_flat(loss, theta0, lrs, beta, ns, grid, rtol, atol, max_steps):
     """Errors ``(m, len(VARIANTS), grid + 1)`` and flags ``(m,)``.
 

@@ -34,9 +34,9 @@ from functools import partial
 from typing import Callable, NamedTuple
 
 import diffrax
+import equinox as eqx
 import jax
 import jax.numpy as jnp
-import lineax
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
@@ -265,9 +265,7 @@ def sgd_ensemble(loss: Callable, theta0, lr, data, batch_size: int, num_epochs: 
     theta0, shape = _check_common(loss, theta0, lr, data, batch_size, scheme, save)
     num_epochs = check_num_steps(num_epochs, "num_epochs")
     keys = _check_keys(keys)
-    mesh = check_mesh(mesh)
-    if mesh is not None and not SHARDED_RUNS_TESTED:
-        mesh = None  # see SHARDED_RUNS_TESTED
+    mesh = ensemble_mesh(mesh)
     count = keys.shape[0]
     if mesh is not None:  # an equal share of the runs per device: repeat the last key
         (keys,) = pad_batch((keys,), mesh.size)
@@ -287,6 +285,13 @@ def sgd_ensemble(loss: Callable, theta0, lr, data, batch_size: int, num_epochs: 
 #: (tests/sharding_scripts/forced_devices.py); on the pin, 0.10.2, they equal the single-device
 #: runs.  Releases in between are untested, so the ensemble stays on one device below 0.10.
 SHARDED_RUNS_TESTED = tuple(int(p) for p in jax.__version__.split(".")[:2]) >= (0, 10)
+
+
+def ensemble_mesh(mesh):
+    """The mesh an SGD or SME ensemble spreads its runs over (:func:`check_mesh`; None below
+    JAX 0.10, see ``SHARDED_RUNS_TESTED``)."""
+    mesh = check_mesh(mesh)
+    return mesh if SHARDED_RUNS_TESTED else None
 
 
 @partial(jax.jit, static_argnames=("loss", "batch_size", "num_epochs", "scheme", "every_step",
@@ -548,17 +553,35 @@ def noise_factor(scheme: str, n: int, b: int) -> float:
     return 1.0 / b if scheme == "replacement" else (n - b) / ((n - 1) * b) if n > 1 else 0.0
 
 
-def diffusion_operator(loss, unravel, data, n: int, factor: float, x, lr=1.0):
-    r"""η·A(x), with A Aᵀ = Σ(x), as a matrix-free operator ℝᴺ → ℝᵈ:
+def diffusion_mv(loss, unravel, data, n: int, factor: float, lr=1.0) -> Callable:
+    r"""``(x, w) ↦ η A(x) w`` with A Aᵀ = Σ(x), matrix-free from ℝᴺ to ℝᵈ:
     :math:`A w = \sqrt{c/N}\sum_i (w_i - \bar w)\,\nabla\ell_i(x)` (one backward pass)."""
-    per_example = lambda z: jax.vmap(lambda i: loss(unravel(z), take(data, i[None])))(jnp.arange(n))  # noqa: E731
     scale = math.sqrt(factor / n)
 
-    def mv(w):
+    def mv(x, w):
+        per_example = lambda z: jax.vmap(lambda i: loss(unravel(z), take(data, i[None])))(jnp.arange(n))  # noqa: E731
         c = lr * scale * (w - jnp.mean(w))
         return jax.grad(lambda z: jnp.dot(c, per_example(z)))(x)
 
-    return lineax.FunctionLinearOperator(mv, jax.ShapeDtypeStruct((n,), x.dtype))
+    return mv
+
+
+class DiffusionTerm(diffrax.AbstractTerm):
+    r"""The SME's noise :math:`\eta A(\Theta)\,dW_\tau` as a diffrax term whose product with
+    the Brownian increment is :func:`diffusion_mv` (no d×N matrix is formed).  Unlike a
+    ``ControlTerm`` over a ``lineax`` operator, it traces inside ``shard_map``."""
+
+    mv: Callable = eqx.field(static=True)  # (x, w) ↦ η A(x) w
+    path: diffrax.AbstractPath
+
+    def vf(self, t, y, args):
+        return y  # the state: the product needs A at y, applied by ``prod``
+
+    def contr(self, t0, t1, **kwargs):
+        return self.path.evaluate(t0, t1, **kwargs)
+
+    def prod(self, vf, control):
+        return self.mv(vf, control)
 
 
 @partial(jax.jit, static_argnames=("loss", "n", "factor", "num_steps", "order", "substeps",
@@ -578,8 +601,7 @@ def sme_flat(loss, theta0, lr, data, key, n, factor, num_steps, order, substeps,
     # τ = t/η: dΘ = η b dτ + η A dW_τ  (W_t = √η W_τ, so (ηΣ)^{1/2} dW_t = η A dW_τ)
     drift_term = diffrax.ODETerm(lambda t, x, a: lr * drift(x))
     brownian = diffrax.UnsafeBrownianPath(shape=(n,), key=key)
-    noise = diffrax.ControlTerm(
-        lambda t, x, a: diffusion_operator(loss, unravel, data, n, factor, x, lr), brownian)
+    noise = DiffusionTerm(diffusion_mv(loss, unravel, data, n, factor, lr), brownian)
     ts = jnp.arange(0, num_steps + 1, save_every).astype(x0.dtype)
     sol = diffrax.diffeqsolve(
         diffrax.MultiTerm(drift_term, noise), diffrax.Euler(), t0=0.0, t1=float(num_steps),
@@ -593,7 +615,7 @@ def sme_flat(loss, theta0, lr, data, key, n, factor, num_steps, order, substeps,
 
 def sme_ensemble(loss: Callable, theta0, lr, data, batch_size: int, num_steps: int, keys, *,
                  order: int = 1, scheme: str = "replacement", substeps: int = 8,
-                 save_every: int = 1):
+                 save_every: int = 1, mesh=None):
     r"""Paths of the stochastic modified equation of SGD, one per PRNG key (``jax.vmap``).
 
     .. math:: d\Theta = b(\Theta)\,dt + \big(\eta\,\Sigma(\Theta)\big)^{1/2} dW_t,
@@ -622,6 +644,10 @@ def sme_ensemble(loss: Callable, theta0, lr, data, batch_size: int, num_steps: i
             covariance's factor).
         substeps: keyword only; Euler–Maruyama steps per SGD step, an integer ≥ 1 (default 8).
         save_every: keyword only; save every this many SGD steps, an integer ≥ 1 dividing n.
+        mesh: keyword only; the devices to spread the paths over (:mod:`eomlib.sharding`), as
+            for :func:`eomlib.sgd.sgd_ensemble`: a ``jax.sharding.Mesh``, None (default: all
+            devices, when there are several) or False.  The paths equal the single-device
+            ones.  Below JAX 0.10 the ensemble runs on one device (``SHARDED_RUNS_TESTED``).
 
     Returns:
         A pytree like ``theta0`` whose leaves have two new leading axes (R, n/save_every + 1).
@@ -645,12 +671,30 @@ def sme_ensemble(loss: Callable, theta0, lr, data, batch_size: int, num_steps: i
         raise ValueError(f"save_every = {save_every} must divide num_steps = {num_steps}.")
     keys = _check_keys(keys)
     factor = noise_factor(scheme, shape.num_examples, shape.batch_size)
-    run = jax.vmap(lambda k: sme_flat(loss, theta0, lr, data, k, shape.num_examples, factor,
-                                      int(num_steps), order, int(substeps), int(save_every)))
-    xs, status = run(keys)
+    mesh = ensemble_mesh(mesh)
+    count = keys.shape[0]
+    if mesh is not None:  # an equal share of the paths per device: repeat the last key
+        (keys,) = pad_batch((keys,), mesh.size)
+        theta0, data, keys = replicate((theta0, data, keys), mesh)
+    xs, status = _sme_ensemble(loss, theta0, lr, data, keys, shape.num_examples, factor,
+                               int(num_steps), order, int(substeps), int(save_every), mesh)
+    if xs.shape[0] != count:  # padded: drop the repeats (else the paths stay sharded by key)
+        xs, status = xs[:count], status[:count]
     xs = check_status(xs, jnp.max(status), f"an order-{order} SME path", lambda th: loss(th, data),
                       theta0, lr)
     return jax.vmap(partial(_unravel_rows, theta0))(xs)
+
+
+@partial(jax.jit, static_argnames=("loss", "n", "factor", "num_steps", "order", "substeps",
+                                   "save_every", "mesh"))
+def _sme_ensemble(loss, theta0, lr, data, keys, n, factor, num_steps, order, substeps, save_every,
+                  mesh):
+    """The paths of :func:`sme_ensemble`, one per key, ``vmap``-ped on each device of ``mesh``."""
+    def one(theta0, lr, data, key):
+        return sme_flat(loss, theta0, lr, data, key, n, factor, num_steps, order, substeps,
+                        save_every)
+
+    return mesh_members(one, "vmap", mesh, num_shared=3)(theta0, lr, data, keys)
 
 
 def monte_carlo_mean(samples, *, max_stderr: float | None = None, name: str = "samples"):

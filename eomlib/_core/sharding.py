@@ -138,7 +138,19 @@ def replicate(tree, mesh: Mesh | None):
 
 def to_host(tree):
     """NumPy copies of the arrays of ``tree``; an array spread over several processes'
-    devices (after ``jax.distributed.initialize``) is first gathered to every process."""
+    devices (after ``jax.distributed.initialize``) is first gathered to every process.
+
+    Args:
+        tree: a pytree of arrays (JAX or NumPy), e.g. the output of
+            :func:`eomlib.gd_trajectory` for a loss whose data spans several hosts.
+
+    Returns:
+        The same pytree with NumPy arrays (on a multi-process mesh: every process gets the
+        whole array; replicated arrays are returned as they are).
+
+    Example:
+        >>> traj = eomlib.sharding.to_host(eomlib.gd_trajectory(loss, theta0, 0.1, 50))
+    """
     def get(a):
         if isinstance(a, jax.Array) and not a.is_fully_addressable:
             from jax.experimental import multihost_utils

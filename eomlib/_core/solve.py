@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
-from functools import partial
 from typing import Callable, NamedTuple
 
 import diffrax
 import jax
 import jax.numpy as jnp
 
+from .dataparallel import jit_with_loss
 from .blowup import finish_run, loss_status, solver_status, worst
 from .budget import check_order_cost, check_saved_size
 from .fields import flat_eom_field
@@ -145,7 +145,7 @@ def solve_saved(field: Callable, y0, args, ts, t1, rtol: float, atol: float, max
     return sol.ys, solver_status(sol), sol.stats
 
 
-@partial(jax.jit, static_argnames=("loss", "grid", "order", "rtol", "atol", "max_steps", "method"))
+@jit_with_loss(("loss", "grid", "order", "rtol", "atol", "max_steps", "method"))
 def eom_flat(loss, theta0, lr, num_steps, grid, order, rtol, atol, max_steps, method="trees"):
     """The order-``order`` EoM solution at τ = 0…grid (flat, padded after ``num_steps``),
     the run's status and the solver's statistics."""

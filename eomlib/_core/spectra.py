@@ -37,8 +37,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .dataparallel import batch_mesh, jit_with_loss
 from .flat import flatten_problem
-from .sharding import check_mesh, mesh_members, pad_batch, replicate
+from .sharding import mesh_members, pad_batch, replicate
 from .validate import check_callable, check_positive_int, check_theta, is_concrete
 
 
@@ -131,7 +132,7 @@ def power_lambda_max(matvec: Callable, v0, num_iters: int):
     return rho, lam, v
 
 
-@partial(jax.jit, static_argnames=("loss", "num_iters"))
+@jit_with_loss(("loss", "num_iters"))
 def _dominant(loss, theta, key, num_iters):
     problem = flatten_problem(loss, theta)
     x = problem.x0
@@ -356,7 +357,7 @@ def _lanczos_top(matvec, v0, num_iters):
     return values, vectors[0]
 
 
-@partial(jax.jit, static_argnames=("loss", "num_iters", "k"))
+@jit_with_loss(("loss", "num_iters", "k"))
 def _top_eigenvalues(loss, theta, v0, key, num_iters, k):
     problem = flatten_problem(loss, theta)
     x = problem.x0
@@ -432,7 +433,7 @@ def ravel_stack(stack):
     return jax.vmap(lambda p: ravel_pytree(p)[0])(stack)
 
 
-@partial(jax.jit, static_argnames=("loss", "every", "num_iters", "method", "v0_kind", "mesh"))
+@jit_with_loss(("loss", "every", "num_iters", "method", "v0_kind", "mesh"))
 def _sharpness_along_jit(loss, traj, v0, key, every, num_iters, method, v0_kind, mesh=None):
     """Everything inside one program: slicing, flattening, the batched eigensolver."""
     template = jax.tree_util.tree_map(lambda a: a[0], traj)
@@ -546,7 +547,7 @@ def sharpness_along(loss: Callable, traj, *, every: int = 1, method: str = "lanc
         else:
             raise ValueError(f"v0 must be a pytree like one iterate ({d} numbers), or a stack of "
                              f"{count} of them (leading axis {count}), got {size} numbers.")
-    mesh = check_mesh(mesh)
+    mesh = batch_mesh(mesh, loss)
     traj, v0, key = replicate((traj, v0, key), mesh)
     values, vectors = _sharpness_along_jit(loss, traj, v0, key, every, num_iters, method, v0_kind,
                                            mesh)

@@ -10,13 +10,13 @@ value is a JAX tracer, i.e. when the caller has wrapped our function in ``jit`` 
 from __future__ import annotations
 
 import numbers
-from functools import partial
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .dataparallel import jit_with_loss
 from .memo import FunctionMemo, signature
 
 
@@ -232,7 +232,7 @@ def check_loss(loss, theta):
     return loss
 
 
-@partial(jax.jit, static_argnames=("loss",))
+@jit_with_loss(("loss",))
 def _value_and_grad_finite(loss, theta):
     value, grad = jax.value_and_grad(loss)(theta)
     grad_finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(g))

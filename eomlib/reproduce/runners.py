@@ -38,12 +38,13 @@ def _floats(a) -> list:
     return [float(v) for v in np.asarray(a, dtype=float).ravel()]
 
 
-def error_vs_lr_for_order(problem: Problem, scale: Scale, order: int) -> dict:
+def error_vs_lr_for_order(problem: Problem, scale: Scale, order: int, mesh=None) -> dict:
     r"""Experiment (a) for one order γ: :math:`\max_k e_k` for each η (one
-    :func:`eomlib.error_sweep`, i.e. one compilation) and the fitted log–log slope."""
+    :func:`eomlib.error_sweep`, i.e. one compilation, its learning rates spread over ``mesh``)
+    and the fitted log–log slope."""
     start = time.perf_counter()
     sweep = eomlib.error_sweep(problem.loss, problem.theta0, scale.lrs, order, horizon=scale.horizon,
-                        rtol=scale.rtol, atol=scale.atol)
+                               rtol=scale.rtol, atol=scale.atol, mesh=mesh)
     slope = sweep.slope()
     return {
         "num_steps": [int(n) for n in sweep.num_steps],
@@ -83,14 +84,15 @@ def track_lrs_and_steps(scale: Scale) -> tuple:
     return (scale.track_lr, scale.track_lr / 2.0), (scale.track_steps, 2 * scale.track_steps)
 
 
-def error_along_training_for_order(problem: Problem, scale: Scale, order: int) -> dict:
+def error_along_training_for_order(problem: Problem, scale: Scale, order: int,
+                                   mesh=None) -> dict:
     """Experiment (b) for one order γ: measured and predicted error at η and η/2 over the same
-    horizon (one :func:`eomlib.prediction_sweep`, one compilation), with the ratios of
-    ``prediction_ratios``."""
+    horizon (one :func:`eomlib.prediction_sweep`, one compilation, its learning rates spread
+    over ``mesh``), with the ratios of ``prediction_ratios``."""
     start = time.perf_counter()
     lrs, steps = track_lrs_and_steps(scale)
     sweep = eomlib.prediction_sweep(problem.loss, problem.theta0, lrs, order,
-                                    horizon=scale.track_lr * scale.track_steps)
+                                    horizon=scale.track_lr * scale.track_steps, mesh=mesh)
     if tuple(int(n) for n in sweep.num_steps) != tuple(steps):  # pragma: no cover
         raise AssertionError(f"step counts {sweep.num_steps} differ from {steps}")
     runs, gd_losses = [], []
@@ -310,7 +312,7 @@ def check_run_arguments(seed, workers) -> int:
 
 def reproduce(scale: str | Scale = "small", dataset: str = "digits", out: str | Path = "eom_results",
               model: str = "mlp", seed: int = 0, cache_dir=None,
-              workers: int | None = None, progress: bool = True) -> dict:
+              workers: int | None = None, progress: bool = True, mesh=None) -> dict:
     """Run experiments (a), (b) and (c), write one PNG per figure (``error_vs_lr.png``,
     ``error_along_training.png``, ``invariance.png``) and ``results.json`` to ``out``.
 
@@ -349,6 +351,13 @@ def reproduce(scale: str | Scale = "small", dataset: str = "digits", out: str | 
         workers: the number of experiments run at once, an integer >= 1; None (the
             default) is 2 on a machine with at least 2 CPU cores, else 1.
         progress: whether to show the progress bars on stderr (default True).
+        mesh: the devices the sweeps of (a) and (b) spread their learning rates over
+            (:mod:`eomlib.sharding`): a ``jax.sharding.Mesh``, None (the default: all
+            devices, when there are several) or False (one device).  The results equal the
+            single-device ones ((a) to round-off; (b) to the solver's tolerance, see
+            :func:`eomlib.prediction_sweep`); (c) runs on one device.  On several hosts,
+            pass ``workers=1`` (every process must start the same programs in the same
+            order).
 
     Returns:
         The results dict, also written to ``out/results.json``, with keys ``"settings"``,
@@ -380,6 +389,7 @@ def reproduce(scale: str | Scale = "small", dataset: str = "digits", out: str | 
     else:
         raise ValueError(f"scale must be one of {tuple(SCALES)} or a Scale, got {scale!r}.")
     workers = check_run_arguments(seed, workers)
+    mesh = eomlib.sharding.check_mesh(mesh)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     previous = set_aside_previous_results(out)
@@ -400,8 +410,8 @@ def reproduce(scale: str | Scale = "small", dataset: str = "digits", out: str | 
     bar_a = _progress(len(cfg.orders), "(a) error vs η", 0, progress)
     bar_b = _progress(len(cfg.track_orders), "(b) measured vs predicted", 1, progress)
     bar_c = _progress(3, "(c) invariant layers", 2, progress)
-    jobs = sorted([(bar_a, error_vs_lr_for_order, (problem, cfg, o)) for o in cfg.orders]
-                  + [(bar_b, error_along_training_for_order, (problem, cfg, o))
+    jobs = sorted([(bar_a, error_vs_lr_for_order, (problem, cfg, o, mesh)) for o in cfg.orders]
+                  + [(bar_b, error_along_training_for_order, (problem, cfg, o, mesh))
                      for o in cfg.track_orders],
                   key=lambda job: -job[2][2] - (job[1] is error_along_training_for_order))
     jobs.insert(JOB_POSITION_C, (bar_c, run_invariance, (problem, cfg)))
@@ -442,6 +452,7 @@ def reproduce(scale: str | Scale = "small", dataset: str = "digits", out: str | 
                              "horizon": cfg.horizon, "track_lr": cfg.track_lr},
             "slope_tolerance": SLOPE_TOLERANCE,
             "workers": workers,
+            "devices": 1 if mesh is None else mesh.size,
         },
         "slopes": {order: r["slope"] for order, r in res_a["orders"].items()},
         "error_vs_lr": res_a,

@@ -1,5 +1,5 @@
 """Run under XLA_FLAGS=--xla_force_host_platform_device_count=4 (tests/test_sharding.py runs it
-in a subprocess): sweeps, sharpness and SGD ensembles on 4 CPU devices
+in a subprocess): sweeps, sharpness, SGD and SME ensembles on 4 CPU devices
 against the same calls on one device.  Prints one line per check; exits non-zero on failure."""
 
 import jax
@@ -38,6 +38,18 @@ for order in (0, 1):
         assert gap <= TOL, (order, batching, gap)
         print(f"error_sweep order {order} {batching}: max difference {gap:.1e}")
 
+# 1b. prediction_sweep: 3 learning rates (padded to 4), one after another on each device
+#     (batching "map"; with "vmap" the narrower per-device batch vectorises differently and
+#     the adaptive solves agree to their tolerance only: eomlib.prediction_sweep's docstring)
+for batching, tol in (("map", TOL), ("vmap", 100 * eomlib.Solver().rtol)):
+    one = eomlib.prediction_sweep(loss, theta0, lrs[:3], 1, num_steps=15, batching=batching,
+                                  mesh=False)
+    four = eomlib.prediction_sweep(loss, theta0, lrs[:3], 1, num_steps=15, batching=batching)
+    gap = max(np.abs(a - b).max() for rows in ("gd_loss", "measured", "predicted")
+              for a, b in zip(getattr(one, rows), getattr(four, rows)))
+    assert gap <= tol, (batching, gap)
+    print(f"prediction_sweep {batching}: max difference {gap:.1e}")
+
 # 2. sharpness along a trajectory: 24 points (sharded output) and 22 (padded)
 traj = eomlib.gd_trajectory(loss, theta0, 0.1, 23)
 for every in (1, 2):
@@ -67,6 +79,35 @@ for runs, make_key in ((12, jax.random.key), (10, jax.random.key), (12, jax.rand
     print(f"sgd_ensemble {runs} runs: equal, sharding {spec}")
     if runs == 12 and sgd_core.SHARDED_RUNS_TESTED:  # else on one device (eomlib/_core/sgd.py)
         assert tuple(spec) in (("batch",), (("batch",),)), spec
+
+# 3b. SME ensembles (order 2, Euler–Maruyama): 12 paths (sharded by key) and 10 (padded)
+for paths in (12, 10):
+    keys = jax.random.split(jax.random.key(1), paths)
+    one = sgd.sme_ensemble(tanh_loss, th, 0.1, reg, 4, 6, keys, order=2, mesh=False)
+    four = sgd.sme_ensemble(tanh_loss, th, 0.1, reg, 4, 6, keys, order=2)
+    assert leaves_close(one, four), paths
+    spec = getattr(jax.tree_util.tree_leaves(four)[0].sharding, "spec", "one device")
+    print(f"sme_ensemble {paths} paths: equal, sharding {spec}")
+    if paths == 12 and sgd_core.SHARDED_RUNS_TESTED:
+        assert tuple(spec) in (("batch",), (("batch",),)), spec
+
+# 3c. reproduce's sweeps (experiments (a) and (b) at the "tiny" scale) on 4 devices
+from eomlib import reproduce  # noqa: E402
+from eomlib.reproduce import runners  # noqa: E402
+
+cfg = reproduce.SCALES["tiny"]
+problem = reproduce.build_problem("digits", cfg)
+cfg = cfg.with_sharpness(float(eomlib.sharpness(problem.loss, problem.theta0)))
+a_one = runners.error_vs_lr_for_order(problem, cfg, 1, mesh=False)
+a_four = runners.error_vs_lr_for_order(problem, cfg, 1, mesh=mesh)
+gap = np.abs(np.subtract(a_one["max_error"], a_four["max_error"])).max()
+assert gap <= TOL and a_one["slope"] == a_four["slope"], gap
+b_one = runners.error_along_training_for_order(problem, cfg, 1, mesh=False)
+b_four = runners.error_along_training_for_order(problem, cfg, 1, mesh=mesh)
+gap_b = max(np.abs(np.subtract(r["measured"], q["measured"])).max()
+            for r, q in zip(b_one["runs"], b_four["runs"]))
+assert gap_b <= 100 * eomlib.Solver().rtol, gap_b  # vmap-batched solves: see 1b
+print(f"reproduce experiments (a), (b) on 4 devices: max difference {gap:.1e}, {gap_b:.1e}")
 
 # 4. a loss over data closed over is not data-parallel: jit replicates closed-over arrays
 #    (the documented limit of eomlib.sharding; this check fails when JAX starts to shard them)

@@ -1,6 +1,7 @@
 """One of two processes on localhost, each with 2 CPU devices, joined by
 jax.distributed.initialize (tests/test_sharding.py starts both): an error sweep over the 4
-devices of both processes equals the one-device sweep.  Usage: multihost.py PORT PROCESS_ID"""
+devices of both processes equals the one-device sweep, and a data-parallel loss whose dataset
+is split over those 4 devices gives the one-device GD run and error sweep.  Usage: multihost.py PORT PROCESS_ID"""
 
 import os
 import sys
@@ -34,4 +35,27 @@ for batching in ("map", "vmap"):
     assert gap <= 1e-12, gap
     print(f"process {pid}: error_sweep over 2 hosts x 2 devices ({batching}) equals one device "
           f"(max difference {gap:.1e})", flush=True)
+
+# a data-parallel loss: 32 examples, 8 per device, 16 per process
+rng = np.random.default_rng(0)
+data = {"x": rng.normal(size=(32, 3)), "y": rng.normal(size=32)}
+
+
+def fn(th, d):
+    return 0.5 * jnp.mean((jnp.tanh(d["x"] @ th["a"]) + th["b"][0] - d["y"]) ** 2)
+
+
+dp = eomlib.sharding.data_parallel(fn, data)
+plain = lambda th: fn(th, data)  # noqa: E731
+assert dp.mesh.size == 4 and not dp.data["x"].is_fully_addressable
+gd = eomlib.sharding.to_host(eomlib.gd_trajectory(dp, theta0, 0.2, 10))
+gap = max(float(np.abs(gd[k] - np.asarray(v)).max())
+          for k, v in eomlib.gd_trajectory(plain, theta0, 0.2, 10).items())
+assert gap <= 1e-12, gap
+sweep = eomlib.error_sweep(dp, theta0, lrs, 1, num_steps=20)
+gap_sweep = float(np.abs(sweep.errors - eomlib.error_sweep(plain, theta0, lrs, 1, num_steps=20,
+                                                           mesh=False).errors).max())
+assert gap_sweep <= 100 * eomlib.Solver().rtol, gap_sweep  # adaptive solves: data_parallel.py
+print(f"process {pid}: data-parallel loss over 2 hosts x 2 devices equals one device "
+      f"(GD {gap:.1e}, error sweep {gap_sweep:.1e})", flush=True)
 jax.distributed.shutdown()
