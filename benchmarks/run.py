@@ -32,7 +32,8 @@ XLA runs on one thread unless ``--multi-thread`` is given (steadier on a shared 
 9. Scaling over devices (``--sections 9``): ``benchmarks/scaling.py`` with 1, 2 and 4 devices
    (forced CPU devices, ``XLA_FLAGS=--xla_force_host_platform_device_count``; on a GPU node
    all its GPUs): an order-1 error sweep of 16 learning rates and 4096 SGD runs, spread over
-   the devices by eomlib's default mesh, warm times.
+   the devices by eomlib's default mesh, and the order-1 discretization error of a
+   data-parallel loss over 1792 digits split over the devices, warm times.
 """
 
 from __future__ import annotations
@@ -631,7 +632,8 @@ def bench_scaling() -> dict:
         extra = (f", one core {row['error_sweep_one_core_s']:.2f} s"
                  if "error_sweep_one_core_s" in row else "")
         print(f"   {row['devices']} device(s): error sweep {row['error_sweep_s']:.2f} s{extra}; "
-              f"4096 SGD runs {row['sgd_ensemble_s']:.2f} s", flush=True)
+              f"4096 SGD runs {row['sgd_ensemble_s']:.2f} s; data-parallel error "
+              f"{row['data_parallel_error_s']:.2f} s", flush=True)
     return out
 
 
@@ -693,6 +695,13 @@ def main(args) -> int:
     name = machine_slug(info) + ("-quick" if args.quick else "")
     out = pathlib.Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists():  # a run of some sections updates those, keeping the others' last results
+        try:
+            results = {**json.loads(out.read_text()), **results}
+        except json.JSONDecodeError:
+            aside = out.with_suffix(".unreadable.json")
+            out.rename(aside)
+            print(f"{out} was not valid JSON: kept as {aside}")
     out.write_text(json.dumps(results, indent=2, default=float) + "\n")
     print(f"wrote {out}")
     return 0
