@@ -124,3 +124,41 @@ def test_pad_batch_repeats_the_last_member():
     np.testing.assert_array_equal(b, [0, 10, 20, 30, 40, 40, 40, 40])
     (c,) = pad_batch((np.arange(8.0),), 4)
     assert len(c) == 8
+
+
+_X = np.random.default_rng(3).normal(size=(12, 3))
+_DATA = {"x": _X, "y": np.tanh(_X @ np.array([0.5, -1.0, 0.3]))}
+
+
+def _tanh_fn(th, d):
+    return 0.5 * jnp.mean((jnp.tanh(d["x"] @ th["w"]) + th["c"] - d["y"]) ** 2)
+
+
+_TH0 = {"w": jnp.array([0.2, 0.1, -0.3]), "c": jnp.array(0.05)}
+_SOLVE_TOL = 100 * eomlib.Solver().rtol  # adaptive solves: see sharding_scripts/data_parallel.py
+_RUNS = {  # name: (call with a loss, tolerance)
+    "heavy_ball_trajectory": (lambda f: eomlib.momentum.heavy_ball_trajectory(f, _TH0, 0.2, 0.5, 8), 1e-12),
+    "momentum_flow_trajectory": (lambda f: eomlib.momentum.momentum_flow_trajectory(
+        f, _TH0, 0.2, 0.5, 8, 1), _SOLVE_TOL),
+    "momentum_error_sweep": (lambda f: eomlib.momentum.momentum_error_sweep(
+        f, _TH0, [0.1, 0.2], 0.5, num_steps=6).errors, _SOLVE_TOL),
+    "local_error": (lambda f: eomlib.breakdown.local_error(
+        f, jax.tree_util.tree_map(lambda a: jnp.stack([a, 2 * a]), _TH0), 0.2, 1), _SOLVE_TOL),
+    "central_flow_field": (lambda f: eomlib.centralflow.central_flow_field(
+        f, _TH0, 1.5, num_eigs=2, key=jax.random.key(0)), 1e-10),  # ηλ = 2.5: one at the edge
+    "top_eigenvalues": (lambda f: eomlib.top_eigenvalues(f, _TH0, 2, key=jax.random.key(0)), 1e-12),
+    "modified_loss": (lambda f: jax.grad(eomlib.modified_loss(f, 0.2))(_TH0), 1e-12),
+    "prediction_sweep": (lambda f: eomlib.prediction_sweep(f, _TH0, [0.1, 0.2], 1,
+                                                           num_steps=5).predicted, _SOLVE_TOL),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_RUNS))
+def test_a_data_parallel_loss_runs_wherever_a_loss_does(name):
+    """One device (mesh=False): the data enters the compiled programs as an input instead of a
+    constant; every entry point gives the plain loss's result."""
+    run, tol = _RUNS[name]
+    dp = run(sharding.data_parallel(_tanh_fn, _DATA, mesh=False))
+    plain = run(lambda th: _tanh_fn(th, _DATA))
+    for a, b in zip(jax.tree_util.tree_leaves(dp), jax.tree_util.tree_leaves(plain)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=tol)
