@@ -31,13 +31,20 @@ def _env(devices: int):
     return env
 
 
-def test_four_forced_devices_match_one_device():
-    out = subprocess.run([sys.executable, str(SCRIPTS / "forced_devices.py")], env=_env(4),
+def _run_on_four_devices(script: str) -> str:
+    """The stdout of ``sharding_scripts/<script>`` run with 4 forced CPU devices; it must
+    exit 0 and end with ALL OK."""
+    out = subprocess.run([sys.executable, str(SCRIPTS / script)], env=_env(4),
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "ALL OK" in out.stdout
-    assert "sgd_ensemble 12 runs: equal, sharding" in out.stdout
-    assert "sme_ensemble 12 paths: equal, sharding" in out.stdout
+    return out.stdout
+
+
+def test_four_forced_devices_match_one_device():
+    stdout = _run_on_four_devices("forced_devices.py")
+    assert "sgd_ensemble 12 runs: equal, sharding" in stdout
+    assert "sme_ensemble 12 paths: equal, sharding" in stdout
 
 
 def _free_port() -> int:
@@ -67,11 +74,8 @@ def test_two_processes_on_localhost_match_one_device():
 
 
 def test_data_parallel_loss_on_four_forced_devices_matches_one_device():
-    out = subprocess.run([sys.executable, str(SCRIPTS / "data_parallel.py")], env=_env(4),
-                         capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "ALL OK" in out.stdout
-    assert "EoM order 2: data-parallel program all-reduces over 4 shards" in out.stdout
+    stdout = _run_on_four_devices("data_parallel.py")
+    assert "EoM order 2: data-parallel program all-reduces over 4 shards" in stdout
 
 
 def _fn(th, d):
