@@ -93,17 +93,19 @@ def check_dataset(data, size: int) -> int:
 
 def shard_dataset(data, mesh: Mesh | None):
     """``data`` split along its leading axis over every axis of ``mesh`` (every process passes
-    the same full dataset; each device keeps its shard), or on the default device."""
+    the same full dataset; each device keeps its shard), or on the default device.  Arrays
+    already split that way are kept as they are; other JAX arrays are moved device to device
+    (``jax.device_put``), NumPy arrays copied row block by row block to their devices."""
     if mesh is None:
         return jax.tree_util.tree_map(jax.numpy.asarray, data)
     spec = batch_spec(mesh)
 
     def put(a):
-        a = np.asarray(a) if not isinstance(a, jax.Array) else a
-        sharding = NamedSharding(mesh, jax.sharding.PartitionSpec(*spec, *([None] * (a.ndim - 1))))
-        if isinstance(a, jax.Array) and a.sharding == sharding:
-            return a
-        host = np.asarray(a)
+        ndim = np.ndim(a)
+        sharding = NamedSharding(mesh, jax.sharding.PartitionSpec(*spec, *([None] * (ndim - 1))))
+        if isinstance(a, jax.Array):  # already on devices: keep it, or move it device to device
+            return a if a.sharding.is_equivalent_to(sharding, ndim) else jax.device_put(a, sharding)
+        host = np.asarray(a)  # each device takes its rows of the host copy
         return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
 
     return jax.tree_util.tree_map(put, data)

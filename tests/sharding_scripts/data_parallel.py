@@ -54,6 +54,12 @@ assert dp.mesh is not None and dp.mesh.size == 4 and one.mesh is None
 for leaf in jax.tree_util.tree_leaves(dp.data):
     assert {s.data.shape[0] for s in leaf.addressable_shards} == {N // 4}, leaf.sharding
 print("data: 4 shards of", N // 4, "examples;", repr(dp))
+again = sharding.data_parallel(fn, dp.data)  # already split: the same arrays, not copies
+assert all(a is b for a, b in zip(jax.tree_util.tree_leaves(again.data),
+                                  jax.tree_util.tree_leaves(dp.data)))
+moved = sharding.data_parallel(fn, jax.tree_util.tree_map(jnp.asarray, data))  # one device → 4
+assert gap(moved.data, data) == 0.0 and moved.data["x"].sharding.is_equivalent_to(
+    dp.data["x"].sharding, 2)
 
 # 2. loss, counter terms (order 3), the order-2 field
 check("loss", dp(theta0), plain(theta0))
