@@ -166,3 +166,29 @@ def test_a_data_parallel_loss_runs_wherever_a_loss_does(name):
     plain = run(lambda th: _tanh_fn(th, _DATA))
     for a, b in zip(jax.tree_util.tree_leaves(dp), jax.tree_util.tree_leaves(plain)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=tol)
+
+
+def test_reproduce_hands_its_mesh_to_the_sweeps_of_a_and_b(monkeypatch):
+    """reproduce's experiments (a) and (b) pass ``mesh`` on (the sharded sweeps themselves are
+    checked on 4 devices in sharding_scripts/forced_devices.py)."""
+    from eomlib.reproduce import runners
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def record(*args, mesh=None, **kwargs):
+        seen.append(mesh)
+        raise Stop
+
+    monkeypatch.setattr(eomlib, "error_sweep", record)
+    monkeypatch.setattr(eomlib, "prediction_sweep", record)
+    problem = type("P", (), {"loss": None, "theta0": None})()
+    scale = eomlib.reproduce.SCALES["tiny"].with_sharpness(1.0)
+    for run in (runners.error_vs_lr_for_order, runners.error_along_training_for_order):
+        with pytest.raises(Stop):
+            run(problem, scale, 1, mesh=False)
+    assert seen == [False, False]
+    with pytest.raises(ValueError, match="mesh must be None"):
+        eomlib.reproduce.reproduce("tiny", mesh="gpus", progress=False)

@@ -91,24 +91,6 @@ for paths in (12, 10):
     if paths == 12 and sgd_core.SHARDED_RUNS_TESTED:
         assert tuple(spec) in (("batch",), (("batch",),)), spec
 
-# 3c. reproduce's sweeps (experiments (a) and (b) at the "tiny" scale) on 4 devices
-from eomlib import reproduce  # noqa: E402
-from eomlib.reproduce import runners  # noqa: E402
-
-cfg = reproduce.SCALES["tiny"]
-problem = reproduce.build_problem("digits", cfg)
-cfg = cfg.with_sharpness(float(eomlib.sharpness(problem.loss, problem.theta0)))
-a_one = runners.error_vs_lr_for_order(problem, cfg, 1, mesh=False)
-a_four = runners.error_vs_lr_for_order(problem, cfg, 1, mesh=mesh)
-gap = np.abs(np.subtract(a_one["max_error"], a_four["max_error"])).max()
-assert gap <= TOL and a_one["slope"] == a_four["slope"], gap
-b_one = runners.error_along_training_for_order(problem, cfg, 1, mesh=False)
-b_four = runners.error_along_training_for_order(problem, cfg, 1, mesh=mesh)
-gap_b = max(np.abs(np.subtract(r["measured"], q["measured"])).max()
-            for r, q in zip(b_one["runs"], b_four["runs"]))
-assert gap_b <= 100 * eomlib.Solver().rtol, gap_b  # vmap-batched solves: see 1b
-print(f"reproduce experiments (a), (b) on 4 devices: max difference {gap:.1e}, {gap_b:.1e}")
-
 # 4. a loss over data closed over is not data-parallel: jit replicates closed-over arrays
 #    (the documented limit of eomlib.sharding; this check fails when JAX starts to shard them)
 n = 128
