@@ -99,8 +99,8 @@ def test_data_parallel_on_one_device_is_the_same_loss_and_a_pytree():
 
 @pytest.mark.parametrize("fn, data, match", [
     ("not callable", {"x": np.ones((4, 2))}, "fn must be a callable"),
-    (_fn, {}, "got no arrays"),
-    (_fn, {"x": np.ones((4, 2)), "y": np.ones(3)}, "leading axis of N >= 1"),
+    (_fn, {}, "got no leaves"),
+    (_fn, {"x": np.ones((4, 2)), "y": np.ones(3)}, "disagree in length"),
     (_fn, {"x": np.ones((4, 2)), "y": np.float64(1.0)}, "needs a leading axis"),
 ])
 def test_data_parallel_names_bad_arguments(fn, data, match):

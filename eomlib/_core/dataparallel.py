@@ -71,18 +71,9 @@ def num_examples(data) -> int:
 def check_dataset(data, size: int) -> int:
     """``data``: a non-empty pytree of arrays with a common leading axis of N ≥ 1 examples, N a
     multiple of ``size`` (the number of devices it is split over).  Returns N."""
-    leaves = jax.tree_util.tree_leaves(data)
-    if not leaves:
-        raise ValueError("data must be a pytree of arrays with a leading axis of examples, "
-                         "got no arrays.")
-    shapes = [np.shape(leaf) for leaf in leaves]
-    if any(len(s) == 0 for s in shapes):
-        raise ValueError(f"every array of data needs a leading axis of examples; got shapes "
-                         f"{shapes}.")
-    n = shapes[0][0]
-    if any(s[0] != n for s in shapes) or n < 1:
-        raise ValueError(f"the arrays of data must share a leading axis of N >= 1 examples; "
-                         f"got leading sizes {[s[0] for s in shapes]}.")
+    from .sgd import check_data  # here, not at the top: sgd imports validate, which imports us
+
+    n = check_data(data, 1).num_examples
     if n % size:
         raise ValueError(
             f"data has N = {n} examples, not a multiple of the {size} devices it is split "
